@@ -1,0 +1,69 @@
+"""perfkit: embeddable, framework-agnostic performance monitoring for Python web services.
+
+Importing perfkit does no work: the parts are imported when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .config import PerfkitSettings
+    from .errors import (
+        BackendError,
+        BackupError,
+        CacheBackendError,
+        ConfigError,
+        MissingDependencyError,
+        PerfkitError,
+    )
+    from .kit import Perfkit, get_kit, set_default_kit
+    from .monitor import monitor_api_performance, monitor_query_performance
+
+__all__ = [
+    "BackendError",
+    "BackupError",
+    "CacheBackendError",
+    "ConfigError",
+    "MissingDependencyError",
+    "Perfkit",
+    "PerfkitError",
+    "PerfkitSettings",
+    "__version__",
+    "get_kit",
+    "monitor_api_performance",
+    "monitor_query_performance",
+    "set_default_kit",
+]
+
+# public name -> module that defines it (imported on first attribute access)
+_LAZY = {
+    "Perfkit": ".kit",
+    "get_kit": ".kit",
+    "set_default_kit": ".kit",
+    "PerfkitSettings": ".config",
+    "monitor_query_performance": ".monitor",
+    "monitor_api_performance": ".monitor",
+    "PerfkitError": ".errors",
+    "ConfigError": ".errors",
+    "MissingDependencyError": ".errors",
+    "BackendError": ".errors",
+    "CacheBackendError": ".errors",
+    "BackupError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'perfkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,275 @@
+"""PerfkitSettings: every knob with a default, `from_env()`, and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_BUCKETS", "PerfkitSettings"]
+
+DEFAULT_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+
+_ENV_PREFIX = "PERFKIT_"
+
+
+def _check(
+    kind: str, minimum: float | None = None, maximum: float | None = None
+) -> dict[str, Any]:
+    """Field metadata: the value's kind and its allowed range."""
+    return {"kind": kind, "min": minimum, "max": maximum}
+
+
+@dataclass
+class PerfkitSettings:
+    """Every perfkit setting, with its default.
+
+    Each field can be set from the environment as ``PERFKIT_<FIELD_NAME>``
+    (upper case) through `PerfkitSettings.from_env`. Durations are in seconds.
+    """
+
+    # --- serving ---
+    prefix: str = field(default="/perfkit", metadata=_check("prefix"))
+    token: str | None = field(default=None, metadata=_check("optional_str"))
+    metrics_public: bool = field(default=True, metadata=_check("bool"))
+    # --- request metrics ---
+    slow_request_threshold: float = field(default=2.0, metadata=_check("float", 0.0))
+    slow_query_threshold: float = field(default=0.5, metadata=_check("float", 0.0))
+    slow_requests_kept: int = field(default=100, metadata=_check("int", 1, 100_000))
+    max_endpoints: int = field(default=500, metadata=_check("int", 1, 100_000))
+    max_users: int = field(default=1000, metadata=_check("int", 1, 1_000_000))
+    max_organizations: int = field(default=1000, metadata=_check("int", 1, 1_000_000))
+    max_queries: int = field(default=500, metadata=_check("int", 1, 100_000))
+    max_path_length: int = field(default=256, metadata=_check("int", 16, 65_536))
+    retention_hours: int = field(default=24, metadata=_check("int", 1, 720))
+    histogram_buckets: tuple[float, ...] = field(
+        default=DEFAULT_BUCKETS, metadata=_check("buckets")
+    )
+    user_id_hash_key: str | None = field(default=None, metadata=_check("optional_str"))
+    # --- system monitor and alerts ---
+    monitoring_interval: float = field(default=10.0, metadata=_check("float", 0.1, 86_400))
+    alert_cpu_threshold: float = field(default=80.0, metadata=_check("float", 0, 100))
+    alert_memory_threshold: float = field(default=80.0, metadata=_check("float", 0, 100))
+    alert_disk_threshold: float = field(default=90.0, metadata=_check("float", 0, 100))
+    max_alerts_per_hour: int = field(default=10, metadata=_check("int", 0, 100_000))
+    # --- storage and fleet ---
+    data_dir: str = field(default="perfkit-data", metadata=_check("str"))
+    redis_url: str | None = field(default=None, metadata=_check("optional_str"))
+    redis_namespace: str = field(default="perfkit", metadata=_check("str"))
+    flush_interval: float = field(default=5.0, metadata=_check("float", 0.05, 3600))
+    # --- logging ---
+    app_name: str = field(default="app", metadata=_check("str"))
+    log_dir: str = field(default="logs", metadata=_check("str"))
+    log_level: str = field(default="INFO", metadata=_check("log_level"))
+    log_json: bool = field(default=True, metadata=_check("bool"))
+    # --- backups ---
+    database_url: str | None = field(default=None, metadata=_check("optional_str"))
+    backup_dir: str = field(default="backups", metadata=_check("str"))
+    max_backups: int = field(default=7, metadata=_check("int", 1, 10_000))
+    backup_hour: int = field(default=2, metadata=_check("int", 0, 23))
+    backup_minute: int = field(default=0, metadata=_check("int", 0, 59))
+    backup_timezone: str | None = field(default=None, metadata=_check("optional_str"))
+    # --- cache ---
+    cache_backend: str = field(default="auto", metadata=_check("cache_backend"))
+    cache_default_ttl: float = field(default=300.0, metadata=_check("float", 0.0))
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            setattr(self, f.name, _validate(f.name, value, f.metadata, f.name))
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> PerfkitSettings:
+        """Build settings from ``PERFKIT_*`` variables (``os.environ`` by default).
+
+        Keyword arguments win over the environment. A bad value raises
+        `ConfigError` naming the variable and the expected form.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            var = _ENV_PREFIX + f.name.upper()
+            if f.name in overrides:
+                values[f.name] = overrides.pop(f.name)
+            elif var in env:
+                values[f.name] = _parse(var, env[var], f.metadata)
+        if overrides:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(overrides))}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> PerfkitSettings:
+        """A copy with `changes` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-serialisable values, secrets masked."""
+        out = dataclasses.asdict(self)
+        for secret in ("token", "user_id_hash_key"):
+            if out.get(secret):
+                out[secret] = "***"
+        if out.get("redis_url"):
+            out["redis_url"] = _mask_url(out["redis_url"])
+        if out.get("database_url"):
+            out["database_url"] = _mask_url(out["database_url"])
+        out["histogram_buckets"] = list(out["histogram_buckets"])
+        return out
+
+
+def env_var(name: str) -> str:
+    """The environment variable that sets the field `name`."""
+    return _ENV_PREFIX + name.upper()
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+_EXPECTED = {
+    "str": "a non-empty string",
+    "optional_str": "a string",
+    "bool": "one of true/false/1/0/yes/no/on/off",
+    "int": "an integer",
+    "float": "a number",
+    "prefix": "a path starting with '/' (e.g. /perfkit)",
+    "buckets": "comma-separated increasing positive numbers (e.g. 0.1,0.5,1)",
+    "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "cache_backend": "one of auto, memory, redis",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse(var: str, raw: str, meta: Mapping[str, Any]) -> Any:
+    """Turn an environment string into a typed value; validation happens after."""
+    kind = meta["kind"]
+    text = raw.strip()
+    try:
+        if kind == "bool":
+            low = text.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        if kind == "buckets":
+            return tuple(float(part) for part in text.split(",") if part.strip())
+        if kind == "optional_str":
+            return text or None
+        return text
+    except ValueError:
+        raise ConfigError(
+            f"{var}={raw!r} is not valid: expected {_EXPECTED[kind]}"
+        ) from None
+
+
+def _validate(name: str, value: Any, meta: Mapping[str, Any], label: str) -> Any:
+    kind = meta["kind"]
+    var = env_var(label)
+
+    def bad(reason: str = "") -> ConfigError:
+        extra = f" ({reason})" if reason else ""
+        return ConfigError(
+            f"setting {name} ({var}) = {value!r} is not valid: expected {_EXPECTED[kind]}{extra}"
+        )
+
+    checks: dict[str, Callable[[], Any]] = {
+        "str": lambda: _nonempty_str(value, bad),
+        "optional_str": lambda: _optional_str(value, bad),
+        "bool": lambda: _bool(value, bad),
+        "int": lambda: _number(value, int, meta, bad),
+        "float": lambda: _number(value, float, meta, bad),
+        "prefix": lambda: _prefix(value, bad),
+        "buckets": lambda: _buckets(value, bad),
+        "log_level": lambda: _choice(str(value).upper(), _LOG_LEVELS, bad),
+        "cache_backend": lambda: _choice(str(value).lower(), _CACHE_BACKENDS, bad),
+    }
+    return checks[kind]()
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_CACHE_BACKENDS = ("auto", "memory", "redis")
+
+
+def _nonempty_str(value: Any, bad: Callable[..., ConfigError]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise bad()
+    return value
+
+
+def _optional_str(value: Any, bad: Callable[..., ConfigError]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad()
+    return value or None
+
+
+def _bool(value: Any, bad: Callable[..., ConfigError]) -> bool:
+    if not isinstance(value, bool):
+        raise bad()
+    return value
+
+
+def _number(
+    value: Any, typ: type, meta: Mapping[str, Any], bad: Callable[..., ConfigError]
+) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad()
+    if typ is int and not isinstance(value, int):
+        raise bad()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad("must be finite")
+    lo, hi = meta["min"], meta["max"]
+    if lo is not None and value < lo:
+        raise bad(f"must be >= {lo}")
+    if hi is not None and value > hi:
+        raise bad(f"must be <= {hi}")
+    return typ(value)
+
+
+def _prefix(value: Any, bad: Callable[..., ConfigError]) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or any(
+        c in value for c in "?#% \t\r\n"
+    ):
+        raise bad()
+    stripped = value.rstrip("/")
+    if not stripped:
+        raise bad("the prefix cannot be the root '/'")
+    return stripped
+
+
+def _buckets(value: Any, bad: Callable[..., ConfigError]) -> tuple[float, ...]:
+    try:
+        buckets = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise bad() from None
+    if not buckets or any(not math.isfinite(b) or b <= 0 for b in buckets):
+        raise bad()
+    if any(a >= b for a, b in zip(buckets, buckets[1:])):
+        raise bad("must be strictly increasing")
+    return buckets
+
+
+def _choice(value: str, choices: tuple[str, ...], bad: Callable[..., ConfigError]) -> str:
+    if value not in choices:
+        raise bad()
+    return value

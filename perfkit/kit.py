@@ -1,0 +1,296 @@
+"""Perfkit: the one object that wires the registry, components, collectors and serving."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._version import __version__
+from ._safety import InternalErrors
+from .clock import Clock, SystemClock
+from .component import call_optional, collect_from
+from .config import PerfkitSettings
+from .metrics.collect import registry_families
+from .metrics.families import Collector, MetricFamily
+from .metrics.registry import Registry
+from .metrics.snapshot import iso, performance_summary, queries_section, requests_section
+from .web.exposition import (
+    OPENMETRICS_CONTENT_TYPE,
+    PROMETHEUS_CONTENT_TYPE,
+    choose_format,
+    render,
+)
+
+__all__ = ["Perfkit", "get_kit", "set_default_kit"]
+
+_log = logging.getLogger("perfkit")
+
+
+class Perfkit:
+    """The kit: owns the registry and every component, and answers for all of them.
+
+    Creating a kit does no work: nothing starts a thread, opens a socket or
+    creates a file until `start()` or the part concerned is first used.
+
+    Args:
+        settings: every knob; `PerfkitSettings()` (the embedded defaults) when omitted.
+        clock: wall and monotonic clocks (tests pass `perfkit.testing.FakeClock`).
+        registry: where records go; a `Registry` when omitted.
+    """
+
+    def __init__(
+        self,
+        settings: PerfkitSettings | None = None,
+        *,
+        clock: Clock | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.settings = settings or PerfkitSettings()
+        self.clock: Clock = clock or SystemClock()
+        self.registry = registry if registry is not None else Registry(self.settings, self.clock)
+        self.errors = InternalErrors()
+        self.components: dict[str, object] = {}
+        self._collectors: list[Collector] = []
+        self._lock = threading.RLock()
+        self._started = False
+        self.started_at = self.clock.time()
+        # called after each recorded request (e.g. the request log); must be cheap
+        self.request_hooks: list[Callable[..., None]] = []
+
+    # ------------------------------------------------------------ wiring
+    def register_component(self, name: str, component: object) -> None:
+        """Attach a part (cache, system monitor, alerts, backups) under `name`.
+
+        See `perfkit.component` for what a component may offer. A component
+        registered after `start()` is started at once.
+        """
+        with self._lock:
+            self.components[name] = component
+            started = self._started
+        if started:
+            call_optional(component, "start")
+
+    def add_collector(self, collector: Collector) -> None:
+        """Add a source of metric families to `/metrics`."""
+        with self._lock:
+            self._collectors.append(collector)
+
+    def start(self) -> Perfkit:
+        """Start the background work of every component (sampler, alerts, flushes, backups)."""
+        with self._lock:
+            if self._started:
+                return self
+            self._started = True
+            components = list(self.components.values())
+        for component in components:
+            call_optional(component, "start")
+        return self
+
+    def stop(self) -> None:
+        """Stop background work; safe to call more than once."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+            components = list(self.components.values())
+        for component in reversed(components):
+            try:
+                call_optional(component, "stop")
+            except Exception as exc:
+                self.errors.report("stop", exc)
+
+    @property
+    def running(self) -> bool:
+        return self._started
+
+    # ---------------------------------------------------------- recording
+    def record_request(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        duration: float,
+        **details: Any,
+    ) -> None:
+        """Record one served request (the middlewares call this); never raises."""
+        try:
+            self.registry.record_request(method, route, status, duration, **details)
+            for hook in self.request_hooks:
+                hook(method, route, status, duration, details)
+        except Exception as exc:
+            self.errors.report("record_request", exc)
+
+    def record_query_performance(
+        self,
+        query: str,
+        execution_time: float,
+        organization_id: str | None = None,
+        **labels: Any,
+    ) -> None:
+        """Record one query taking `execution_time` seconds; only its fingerprint is kept."""
+        error = bool(labels.pop("error", False))
+        try:
+            self.registry.record_query(
+                query, float(execution_time), error, organization_id, labels or None
+            )
+        except Exception as exc:
+            self.errors.report("record_query", exc)
+
+    def record_api_performance(
+        self,
+        endpoint: str,
+        method: str,
+        response_time: float,
+        status_code: int,
+        organization_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        """Record one request by hand (when not using the middleware); seconds."""
+        from .metrics.routes import normalize_method
+
+        self.record_request(
+            normalize_method(method),
+            endpoint,
+            int(status_code),
+            float(response_time),
+            user=None if user_id is None else str(user_id),
+            organization=None if organization_id is None else str(organization_id),
+        )
+
+    def record_call(self, name: str, duration: float, error: bool = False) -> None:
+        """Record one call of a monitored function (seconds)."""
+        try:
+            self.registry.record_call(name, duration, error)
+        except Exception as exc:
+            self.errors.report("record_call", exc)
+
+    def set_gauge(self, name: str, value: float) -> None:
+        """Set a named gauge; it is exposed and available to alert rules under `name`."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"gauge name must be a non-empty string, got {name!r}")
+        self.registry.set_gauge(name, float(value))
+
+    def reset(self) -> None:
+        """Reset every counter (the registry and the components that can reset)."""
+        self.registry.reset()
+        self.errors.reset()
+        for component in list(self.components.values()):
+            call_optional(component, "reset")
+
+    # ------------------------------------------------------------ reading
+    def get_performance_summary(self, hours: float = 24) -> dict[str, Any]:
+        """Totals, rates, latency statistics, tops and trends over the last `hours`."""
+        if not isinstance(hours, (int, float)) or not 0 < hours <= self.settings.retention_hours:
+            raise ValueError(
+                f"hours must be a number in (0, {self.settings.retention_hours}], got {hours!r}"
+            )
+        return performance_summary(self.registry, hours)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything perfkit knows, as a JSON-serialisable dict (schema: docs/snapshot.md)."""
+        now = self.clock.time()
+        snap: dict[str, Any] = {
+            "version": __version__,
+            "generated_at": iso(now),
+            "started_at": iso(self.started_at),
+            "uptime_seconds": max(now - self.started_at, 0.0),
+            "requests": requests_section(self.registry),
+            "queries": queries_section(self.registry),
+            "gauges": dict(self.registry.gauges),
+            "internal_errors": dict(self.errors.counts),
+        }
+        for name, component in list(self.components.items()):
+            try:
+                section = call_optional(component, "snapshot")
+            except Exception as exc:
+                self.errors.report(f"snapshot:{name}", exc)
+                section = {"error": f"{type(exc).__name__}: {exc}"}
+            if section is not None:
+                snap[name] = section
+        return snap
+
+    def alert_metrics(self) -> dict[str, float | None]:
+        """The flat dict alert rules read: ``requests.*``, ``queries.*``, components', gauges."""
+        requests = requests_section(self.registry, hours=5 / 60)["summary"]
+        queries = queries_section(self.registry, hours=5 / 60)["summary"]
+        metrics: dict[str, float | None] = {
+            "requests.rate": requests["rate"],
+            "requests.error_rate": requests["error_rate"],
+            "requests.p95": requests["p95"],
+            "requests.p99": requests["p99"],
+            "requests.in_progress": float(requests["in_progress"]),
+            "queries.slow_rate": queries["slow_rate"],
+            "queries.p95": queries["p95"],
+        }
+        for name, component in list(self.components.items()):
+            try:
+                metrics.update(call_optional(component, "alert_metrics") or {})
+            except Exception as exc:
+                self.errors.report(f"alert_metrics:{name}", exc)
+        metrics.update(self.registry.gauges)
+        return metrics
+
+    def collect(self) -> list[MetricFamily]:
+        """Every metric family: the registry's, the components' and added collectors'."""
+        families = registry_families(self.registry)
+        sources: list[tuple[str, Callable[[], Iterable[MetricFamily]]]] = [
+            (name, lambda c=c: collect_from(c)) for name, c in list(self.components.items())
+        ]
+        sources += [(type(c).__name__, c.collect) for c in list(self._collectors)]
+        for name, collect in sources:
+            try:
+                families.extend(collect())
+            except Exception as exc:
+                self.errors.report(f"collect:{name}", exc)
+        internal = MetricFamily(
+            "perfkit_internal_errors", "counter", "Failures inside perfkit (contained)."
+        )
+        for kind, n in sorted(self.errors.counts.items()):
+            internal.add(n, "_total", kind=kind)
+        families.append(internal)
+        return families
+
+    def render_metrics(self, accept: str | None = None) -> tuple[str, bytes]:
+        """``(content_type, body)`` of the exposition chosen by the `Accept` header."""
+        openmetrics = choose_format(accept)
+        body = render(self.collect(), openmetrics=openmetrics)
+        return (OPENMETRICS_CONTENT_TYPE if openmetrics else PROMETHEUS_CONTENT_TYPE), body
+
+    def health(self) -> dict[str, Any]:
+        """The combined health report served at ``/health``."""
+        source = self.components.get("health")
+        report = call_optional(source, "report") if source is not None else None
+        if isinstance(report, dict):
+            return report
+        return {
+            "status": "healthy",
+            "timestamp": iso(self.clock.time()),
+            "version": __version__,
+            "checks": {},
+        }
+
+
+_default_kit: Perfkit | None = None
+_default_lock = threading.Lock()
+
+
+def get_kit() -> Perfkit:
+    """The process-wide default kit, created on first use from the environment."""
+    global _default_kit
+    kit = _default_kit
+    if kit is None:
+        with _default_lock:
+            if _default_kit is None:
+                _default_kit = Perfkit(PerfkitSettings.from_env())
+            kit = _default_kit
+    return kit
+
+
+def set_default_kit(kit: Perfkit | None) -> None:
+    """Make `kit` what `get_kit()` returns (None: create a new one on next use)."""
+    global _default_kit
+    with _default_lock:
+        _default_kit = kit
+

@@ -1,0 +1,56 @@
+"""The registry's metric families for Prometheus exposition."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .families import MetricFamily
+from .registry import Registry
+
+__all__ = ["registry_families"]
+
+
+def _histogram(
+    family: MetricFamily,
+    bounds: Sequence[float],
+    buckets: Sequence[int],
+    total: float,
+    labels: dict[str, str],
+) -> None:
+    cumulative = 0
+    for bound, n in zip(bounds, buckets):
+        cumulative += n
+        family.add(cumulative, "_bucket", **labels, le=repr(float(bound)))
+    cumulative += buckets[-1]
+    family.add(cumulative, "_bucket", **labels, le="+Inf")
+    family.add(total, "_sum", **labels)
+    family.add(cumulative, "_count", **labels)
+
+
+def registry_families(registry: Registry) -> list[MetricFamily]:
+    """Requests, durations, in-flight, errors, query durations and user gauges."""
+    requests = MetricFamily("app_requests", "counter", "HTTP requests served, by endpoint and status.")
+    durations = MetricFamily(
+        "app_request_duration_seconds", "histogram", "HTTP request duration until the last byte."
+    )
+    in_progress = MetricFamily("app_requests_in_progress", "gauge", "HTTP requests being served.")
+    errors = MetricFamily("app_errors", "counter", "Exceptions raised by the app, by type.")
+    queries = MetricFamily(
+        "app_db_query_duration_seconds", "histogram", "Database query duration, by operation."
+    )
+    gauges = MetricFamily("app_gauge", "gauge", "Gauges set with kit.set_gauge(name, value).")
+    bounds = registry.bucket_bounds
+    with registry.locked():
+        for (method, route), stats in registry.endpoints.items():
+            for status, n in sorted(stats.statuses.items()):
+                requests.add(n, "_total", method=method, endpoint=route, status=str(status))
+            _histogram(durations, bounds, stats.buckets, stats.total, {"method": method, "endpoint": route})
+        in_progress.add(registry.in_progress)
+        for error_type, n in registry.error_types.items():
+            errors.add(n, "_total", type=error_type)
+        for operation, buckets in sorted(registry.query_operations.items()):
+            total = registry.query_operation_sums.get(operation, 0.0)
+            _histogram(queries, bounds, buckets, total, {"operation": operation})
+        for name, value in sorted(registry.gauges.items()):
+            gauges.add(value, name=name)
+    return [requests, durations, in_progress, errors, queries, gauges]

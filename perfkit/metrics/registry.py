@@ -1,0 +1,367 @@
+"""The metrics registry: thread-safe, bounded aggregation of requests, queries and calls."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+from bisect import bisect_left
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..config import PerfkitSettings
+from .routes import OTHER
+from .sql import fingerprint_sql
+from .stats import DurationStats, EndpointStats
+
+__all__ = ["MinuteBucket", "QueryStats", "Registry"]
+
+_log = logging.getLogger("perfkit.requests")
+
+_MAX_ERROR_TYPES = 100
+_MAX_CALLS = 500
+
+
+class MinuteBucket(DurationStats):
+    """One minute of traffic (requests or queries) for trends and windowed summaries."""
+
+    __slots__ = ("client_errors", "minute")
+
+    def __init__(self, minute: int) -> None:
+        super().__init__()
+        self.minute = minute
+        self.client_errors = 0
+
+
+class _Tally:
+    """Per user or organization: count, errors, total and max duration."""
+
+    __slots__ = ("count", "errors", "max", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors = 0
+        self.total = 0.0
+        self.max = 0.0
+
+    def to_dict(self, key: str) -> dict[str, Any]:
+        return {
+            "id": key,
+            "count": self.count,
+            "errors": self.errors,
+            "error_rate": round(100.0 * self.errors / self.count, 4) if self.count else 0.0,
+            "avg": self.total / self.count if self.count else None,
+            "max": self.max if self.count else None,
+        }
+
+
+@dataclass
+class QueryStats:
+    """Per SQL fingerprint."""
+
+    fingerprint: str
+    operation: str
+    stats: DurationStats
+
+
+class Registry:
+    """Aggregates everything the middleware and decorators record.
+
+    Every collection is bounded: endpoints (`max_endpoints`), users and
+    organizations, query fingerprints, error types and the slow lists overflow
+    into one ``__other__`` entry or drop their oldest item; per-minute trend
+    buckets are kept for `retention_hours`.
+    """
+
+    def __init__(self, settings: PerfkitSettings | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings or PerfkitSettings()
+        self.clock: Clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._hash_cache: dict[str, str] = {}
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget every figure (counters start from zero again)."""
+        s = self.settings
+        with self._lock:
+            self.started_at = self.clock.time()
+            self.bucket_bounds: tuple[float, ...] = s.histogram_buckets
+            self.endpoints: dict[tuple[str, str], EndpointStats] = {}
+            self.users: dict[str, _Tally] = {}
+            self.organizations: dict[str, _Tally] = {}
+            self.error_types: dict[str, int] = {}
+            self.slow_requests: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
+            self.request_minutes: dict[int, MinuteBucket] = {}
+            self.queries: dict[str, QueryStats] = {}
+            self.query_operations: dict[str, list[int]] = {}
+            self.query_operation_sums: dict[str, float] = {}
+            self.slow_queries: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
+            self.query_minutes: dict[int, MinuteBucket] = {}
+            self.calls: dict[str, DurationStats] = {}
+            self.gauges: dict[str, float] = {}
+            self.in_progress = 0
+            self.websocket_sessions = 0
+            self.dropped_endpoints = 0
+
+    # ------------------------------------------------------------- requests
+    def begin_request(self) -> None:
+        with self._lock:
+            self.in_progress += 1
+
+    def end_request(self) -> None:
+        with self._lock:
+            self.in_progress -= 1
+
+    def record_request(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        duration: float,
+        size: int = 0,
+        ttfb: float | None = None,
+        user: str | None = None,
+        organization: str | None = None,
+        error_type: str | None = None,
+        path: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Record one finished request. `duration` and `ttfb` are seconds."""
+        now = self.clock.time()
+        if duration < 0:
+            duration = 0.0  # clocks can step; a negative duration is noise
+        server_error = status >= 500
+        client_error = 400 <= status < 500
+        slow = duration > self.settings.slow_request_threshold
+        if user is not None:
+            user = self._pseudonymise(user)
+        with self._lock:
+            key = (method, route)
+            stats = self.endpoints.get(key)
+            if stats is None:
+                stats = self._new_endpoint(key)
+            stats.add(duration, server_error, slow)
+            stats.observe_bucket(self.bucket_bounds, duration)
+            stats.statuses[status] = stats.statuses.get(status, 0) + 1
+            stats.bytes_sent += size
+            stats.last_seen = now
+            if client_error:
+                stats.client_errors += 1
+            if ttfb is not None:
+                stats.ttfb_total += ttfb
+            minute = int(now // 60)
+            bucket = self.request_minutes.get(minute)
+            if bucket is None:
+                bucket = self._new_minute(self.request_minutes, minute)
+            bucket.add(duration, server_error, slow)
+            if client_error:
+                bucket.client_errors += 1
+            if user is not None:
+                self._tally(self.users, user, self.settings.max_users, duration, server_error)
+            if organization is not None:
+                self._tally(
+                    self.organizations,
+                    organization,
+                    self.settings.max_organizations,
+                    duration,
+                    server_error,
+                )
+            if error_type is not None:
+                self._count_error(error_type)
+        if slow:
+            self._keep_slow_request(
+                now, method, route, status, duration, path, user, organization, request_id
+            )
+
+    def _new_endpoint(self, key: tuple[str, str]) -> EndpointStats:
+        if len(self.endpoints) >= self.settings.max_endpoints:
+            self.dropped_endpoints += 1
+            key = (key[0], OTHER)
+            existing = self.endpoints.get(key)
+            if existing is not None:
+                return existing
+        stats = EndpointStats(len(self.bucket_bounds))
+        self.endpoints[key] = stats
+        return stats
+
+    def _new_minute(self, minutes: dict[int, MinuteBucket], minute: int) -> MinuteBucket:
+        horizon = minute - self.settings.retention_hours * 60
+        for old in [m for m in minutes if m <= horizon]:
+            del minutes[old]
+        bucket = MinuteBucket(minute)
+        minutes[minute] = bucket
+        return bucket
+
+    @staticmethod
+    def _tally(
+        table: dict[str, _Tally], key: str, cap: int, duration: float, error: bool
+    ) -> None:
+        tally = table.get(key)
+        if tally is None:
+            if len(table) >= cap:
+                key = OTHER
+                tally = table.get(key)
+            if tally is None:
+                tally = table[key] = _Tally()
+        tally.count += 1
+        tally.total += duration
+        if duration > tally.max:
+            tally.max = duration
+        if error:
+            tally.errors += 1
+
+    def _count_error(self, error_type: str) -> None:
+        if error_type not in self.error_types and len(self.error_types) >= _MAX_ERROR_TYPES:
+            error_type = OTHER
+        self.error_types[error_type] = self.error_types.get(error_type, 0) + 1
+
+    def _keep_slow_request(
+        self,
+        now: float,
+        method: str,
+        route: str,
+        status: int,
+        duration: float,
+        path: str | None,
+        user: str | None,
+        organization: str | None,
+        request_id: str | None,
+    ) -> None:
+        entry = {
+            "timestamp": now,
+            "method": method,
+            "endpoint": route,
+            "path": path if path is not None else route,
+            "status": status,
+            "duration": duration,
+            "user_id": user,
+            "organization_id": organization,
+            "request_id": request_id,
+        }
+        self.slow_requests.append(entry)  # deque.append is atomic; maxlen bounds it
+        _log.warning(
+            "slow request: %s %s took %.3f s (status %d)",
+            method,
+            entry["path"],
+            duration,
+            status,
+            extra={"perfkit_slow_request": entry},
+        )
+
+    def _pseudonymise(self, user: str) -> str:
+        key = self.settings.user_id_hash_key
+        if key is None:
+            return user
+        cached = self._hash_cache.get(user)
+        if cached is None:
+            digest = hmac.new(key.encode(), user.encode(), hashlib.sha256).hexdigest()
+            cached = "u_" + digest[:16]
+            if len(self._hash_cache) >= 10_000:
+                self._hash_cache.clear()
+            self._hash_cache[user] = cached
+        return cached
+
+    # -------------------------------------------------------------- queries
+    def record_query(
+        self,
+        query: str,
+        duration: float,
+        error: bool = False,
+        organization: str | None = None,
+        labels: dict[str, Any] | None = None,
+    ) -> None:
+        """Record one query; only its fingerprint is kept, never parameter values."""
+        now = self.clock.time()
+        duration = max(duration, 0.0)
+        fingerprint, operation = fingerprint_sql(query)
+        slow = duration > self.settings.slow_query_threshold
+        with self._lock:
+            entry = self.queries.get(fingerprint)
+            if entry is None:
+                if len(self.queries) >= self.settings.max_queries:
+                    fingerprint = OTHER
+                    entry = self.queries.get(fingerprint)
+                if entry is None:
+                    entry = QueryStats(fingerprint, operation, DurationStats())
+                    self.queries[fingerprint] = entry
+            entry.stats.add(duration, error, slow)
+            buckets = self.query_operations.get(operation)
+            if buckets is None:
+                buckets = self.query_operations[operation] = [0] * (len(self.bucket_bounds) + 1)
+            buckets[bisect_left(self.bucket_bounds, duration)] += 1
+            self.query_operation_sums[operation] = (
+                self.query_operation_sums.get(operation, 0.0) + duration
+            )
+            minute = int(now // 60)
+            bucket = self.query_minutes.get(minute)
+            if bucket is None:
+                bucket = self._new_minute(self.query_minutes, minute)
+            bucket.add(duration, error, slow)
+        if slow:
+            self.slow_queries.append(
+                {
+                    "timestamp": now,
+                    "fingerprint": fingerprint,
+                    "operation": operation,
+                    "duration": duration,
+                    "organization_id": organization,
+                    "labels": dict(labels) if labels else {},
+                }
+            )
+
+    # ---------------------------------------------------------------- calls
+    def record_call(self, name: str, duration: float, error: bool = False) -> None:
+        """Record one call of a monitored function (outbound API calls and the like)."""
+        duration = max(duration, 0.0)
+        with self._lock:
+            stats = self.calls.get(name)
+            if stats is None:
+                if len(self.calls) >= _MAX_CALLS:
+                    name = OTHER
+                    stats = self.calls.get(name)
+                if stats is None:
+                    stats = self.calls[name] = DurationStats()
+            stats.add(duration, error, duration > self.settings.slow_request_threshold)
+
+    def set_gauge(self, name: str, value: float) -> None:
+        with self._lock:
+            self.gauges[name] = float(value)
+
+    # ------------------------------------------------------------- reading
+    def locked(self) -> _Locked:
+        """Hold the registry's lock while reading several tables consistently."""
+        return _Locked(self._lock)
+
+    def window(
+        self, minutes: dict[int, MinuteBucket], hours: float
+    ) -> tuple[DurationStats, int, list[MinuteBucket]]:
+        """Merge the minute buckets of the last `hours`; caller holds the lock."""
+        now_minute = int(self.clock.time() // 60)
+        first = now_minute - int(hours * 60) + 1
+        merged = DurationStats()
+        client_errors = 0
+        kept = []
+        for minute in sorted(minutes):
+            if minute >= first:
+                bucket = minutes[minute]
+                merged.merge(bucket)
+                client_errors += bucket.client_errors
+                kept.append(bucket)
+        return merged, client_errors, kept
+
+
+class _Locked:
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

@@ -1,0 +1,132 @@
+"""Read models of the registry: the snapshot sections and the windowed summary.
+
+Everything returned here is plain JSON-serialisable data; durations are seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from .registry import MinuteBucket, Registry
+from .stats import DurationStats, EndpointStats
+
+__all__ = ["iso", "performance_summary", "queries_section", "requests_section"]
+
+_TOP_N = 10
+
+
+def iso(ts: float) -> str:
+    """An epoch timestamp as ISO 8601 UTC (``2026-01-02T03:04:05.123456Z``)."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def endpoint_dict(method: str, route: str, stats: EndpointStats) -> dict[str, Any]:
+    """One endpoint's row: identity plus the statistics block and extras."""
+    row: dict[str, Any] = {"key": f"{method} {route}", "method": method, "endpoint": route}
+    row.update(stats.summary())
+    row["client_errors"] = stats.client_errors
+    row["slow"] = stats.slow
+    row["statuses"] = {str(code): n for code, n in sorted(stats.statuses.items())}
+    row["bytes_sent"] = stats.bytes_sent
+    row["avg_ttfb"] = stats.ttfb_total / stats.count if stats.count else None
+    row["last_seen"] = iso(stats.last_seen) if stats.last_seen else None
+    return row
+
+
+def _trend_row(bucket: MinuteBucket) -> dict[str, Any]:
+    row: dict[str, Any] = {"minute": iso(bucket.minute * 60), "timestamp": bucket.minute * 60}
+    row.update(bucket.summary())
+    row["client_errors"] = bucket.client_errors
+    row["slow"] = bucket.slow
+    return row
+
+
+def requests_section(registry: Registry, hours: float | None = None) -> dict[str, Any]:
+    """Requests: totals, endpoints, users, organizations, slow list, errors and trends."""
+    with registry.locked():
+        window_hours = hours if hours is not None else registry.settings.retention_hours
+        merged, client_errors, buckets = registry.window(registry.request_minutes, window_hours)
+        endpoints = [endpoint_dict(m, r, s) for (m, r), s in registry.endpoints.items()]
+        users = [t.to_dict(k) for k, t in registry.users.items()]
+        orgs = [t.to_dict(k) for k, t in registry.organizations.items()]
+        errors = dict(registry.error_types)
+        in_progress = registry.in_progress
+        trends = [_trend_row(b) for b in buckets]
+        elapsed = max(registry.clock.time() - registry.started_at, 1.0)
+        dropped = registry.dropped_endpoints
+    slow = list(registry.slow_requests)
+    summary = merged.summary()
+    seconds = min(window_hours * 3600.0, elapsed)
+    summary.update(
+        client_errors=client_errors,
+        slow=merged.slow,
+        rate=merged.count / seconds,
+        in_progress=in_progress,
+    )
+    endpoints.sort(key=lambda row: row["count"], reverse=True)
+    return {
+        "summary": summary,
+        "endpoints": endpoints,
+        "slowest_endpoints": sorted(
+            (e for e in endpoints if e["p95"] is not None), key=lambda e: e["p95"], reverse=True
+        )[:_TOP_N],
+        "users": sorted(users, key=lambda row: row["count"], reverse=True),
+        "organizations": sorted(orgs, key=lambda row: row["count"], reverse=True),
+        "errors": errors,
+        "slow": [dict(item, timestamp=iso(item["timestamp"])) for item in slow],
+        "trends": trends,
+        "overflow": {"endpoints_dropped": dropped},
+    }
+
+
+def queries_section(registry: Registry, hours: float | None = None) -> dict[str, Any]:
+    """Queries: totals, per fingerprint, slow list and trends."""
+    with registry.locked():
+        window_hours = hours if hours is not None else registry.settings.retention_hours
+        merged, _, buckets = registry.window(registry.query_minutes, window_hours)
+        rows = []
+        for q in registry.queries.values():
+            row: dict[str, Any] = {"fingerprint": q.fingerprint, "operation": q.operation}
+            row.update(q.stats.summary())
+            row["slow"] = q.stats.slow
+            row["total_time"] = q.stats.total
+            rows.append(row)
+        trends = [_trend_row(b) for b in buckets]
+        calls = [_call_row(name, stats) for name, stats in registry.calls.items()]
+    summary = merged.summary()
+    summary["slow"] = merged.slow
+    summary["slow_rate"] = round(100.0 * merged.slow / merged.count, 4) if merged.count else 0.0
+    rows.sort(key=lambda row: row["total_time"], reverse=True)
+    return {
+        "summary": summary,
+        "fingerprints": rows,
+        "slow": [dict(item, timestamp=iso(item["timestamp"])) for item in registry.slow_queries],
+        "trends": trends,
+        "calls": sorted(calls, key=lambda row: row["count"], reverse=True),
+    }
+
+
+def _call_row(name: str, stats: DurationStats) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": name}
+    row.update(stats.summary())
+    return row
+
+
+def performance_summary(registry: Registry, hours: float = 24) -> dict[str, Any]:
+    """`kit.get_performance_summary(hours)`: window totals plus top tables."""
+    requests = requests_section(registry, hours)
+    queries = queries_section(registry, hours)
+    return {
+        "period_hours": hours,
+        "generated_at": iso(registry.clock.time()),
+        "requests": requests["summary"],
+        "queries": queries["summary"],
+        "top_endpoints": requests["endpoints"][:_TOP_N],
+        "slowest_endpoints": requests["slowest_endpoints"],
+        "top_queries": queries["fingerprints"][:_TOP_N],
+        "users": requests["users"][:_TOP_N],
+        "organizations": requests["organizations"][:_TOP_N],
+        "errors": requests["errors"],
+        "trends": {"requests": requests["trends"], "queries": queries["trends"]},
+    }

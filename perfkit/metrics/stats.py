@@ -1,0 +1,96 @@
+"""Aggregates: exact counts and sums, min/max, a quantile sketch, Prometheus buckets."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+from typing import Any
+
+from .sketch import QuantileSketch
+
+__all__ = ["QUANTILES", "DurationStats", "EndpointStats", "summarize"]
+
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
+class DurationStats:
+    """Count, errors, sum, min, max and a quantile sketch of durations (seconds)."""
+
+    __slots__ = ("count", "errors", "max", "min", "sketch", "slow", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors = 0
+        self.slow = 0
+        self.total = 0.0
+        self.min = math.inf
+        self.max = 0.0
+        self.sketch = QuantileSketch()
+
+    def add(self, duration: float, error: bool, slow: bool) -> None:
+        self.count += 1
+        self.total += duration
+        if duration < self.min:
+            self.min = duration
+        if duration > self.max:
+            self.max = duration
+        if error:
+            self.errors += 1
+        if slow:
+            self.slow += 1
+        self.sketch.add(duration)
+
+    def merge(self, other: DurationStats) -> None:
+        self.count += other.count
+        self.errors += other.errors
+        self.slow += other.slow
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        self.sketch.merge(other.sketch)
+
+    def summary(self) -> dict[str, Any]:
+        return summarize(self.count, self.errors, self.total, self.min, self.max, self.sketch)
+
+
+def summarize(
+    count: int, errors: int, total: float, low: float, high: float, sketch: QuantileSketch
+) -> dict[str, Any]:
+    """The documented statistics block: count, errors, error_rate (%), avg, min, max, p50..p99."""
+    if count == 0:
+        return {
+            "count": 0, "errors": 0, "error_rate": 0.0, "avg": None, "min": None,
+            "max": None, "p50": None, "p90": None, "p95": None, "p99": None,
+        }  # fmt: skip
+    p50, p90, p95, p99 = sketch.quantiles(QUANTILES)
+    return {
+        "count": count,
+        "errors": errors,
+        "error_rate": round(100.0 * errors / count, 4),
+        "avg": total / count,
+        "min": low,
+        "max": high,
+        "p50": p50,
+        "p90": p90,
+        "p95": p95,
+        "p99": p99,
+    }
+
+
+class EndpointStats(DurationStats):
+    """Per endpoint: durations plus status codes, client errors, sizes and histogram buckets."""
+
+    __slots__ = ("buckets", "bytes_sent", "client_errors", "last_seen", "statuses", "ttfb_total")
+
+    def __init__(self, bucket_count: int) -> None:
+        super().__init__()
+        self.client_errors = 0
+        self.bytes_sent = 0
+        self.ttfb_total = 0.0
+        self.last_seen = 0.0
+        self.statuses: dict[int, int] = {}
+        self.buckets = [0] * (bucket_count + 1)  # the last one is +Inf
+
+    def observe_bucket(self, bounds: Sequence[float], duration: float) -> None:
+        self.buckets[bisect_left(bounds, duration)] += 1

@@ -1,0 +1,111 @@
+"""Shared fixtures: external services (skip locally, fail in CI), free ports, servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("PERFKIT_REQUIRE_SERVICES") == "1"
+
+REDIS_URL = os.environ.get("PERFKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("PERFKIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("PERFKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+
+
+def service_unavailable(what: str, url: str, error: object) -> None:
+    """Skip when a service is missing on a user's machine; fail when CI requires it."""
+    message = f"{what} at {url} is unreachable ({error}); set the URL variable or start it"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " [PERFKIT_REQUIRE_SERVICES=1]")
+    pytest.skip(message)
+
+
+def _port_answers(url: str, default_port: int) -> Exception | None:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 2):
+            return None
+    except OSError as exc:
+        return exc
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll until 127.0.0.1:`port` accepts connections (or fail after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.02)  # polling a port with a deadline, not waiting for a guess
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    error = _port_answers(REDIS_URL, 6379)
+    if error is not None:
+        service_unavailable("Redis", REDIS_URL, error)
+    return REDIS_URL
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    error = _port_answers(POSTGRES_URL, 5432)
+    if error is not None:
+        service_unavailable("PostgreSQL", POSTGRES_URL, error)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def mysql_url() -> str:
+    error = _port_answers(MYSQL_URL, 3306)
+    if error is not None:
+        service_unavailable("MariaDB/MySQL", MYSQL_URL, error)
+    return MYSQL_URL
+
+
+@pytest.fixture
+def run_server(tmp_path: Path) -> Iterator[object]:
+    """Start a server command (with {port} filled in) and stop it after the test."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(args: list[str], port: int | None = None, env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+        port = port or free_port()
+        cmd = [a.format(port=port, python=sys.executable) for a in args]
+        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+        full_env = {**os.environ, **(env or {})}
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
+        procs.append(proc)
+        try:
+            wait_for_port(port, proc=proc)
+        except Exception:
+            log.flush()
+            raise RuntimeError((tmp_path / f"server-{port}.log").read_text(errors="replace")) from None
+        return port
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
