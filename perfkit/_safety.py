@@ -19,13 +19,20 @@ class InternalErrors:
     ``perfkit_internal_errors_total``) and logged, rate-limited.
     """
 
-    def __init__(self, interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        interval: float = 60.0,
+        message: str = "perfkit internal error in %s (%d so far; the request was not affected): %r",
+        logger: logging.Logger = _log,
+    ) -> None:
         self.interval = interval
+        self.message = message
+        self.logger = logger
         self.counts: dict[str, int] = {}
         self._last_logged: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def report(self, kind: str, exc: BaseException) -> None:
+    def report(self, kind: str, exc: BaseException, traceback: bool = True) -> None:
         now = time.monotonic()
         with self._lock:
             self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -34,11 +41,12 @@ class InternalErrors:
                 return
             self._last_logged[kind] = now
             suppressed = self.counts[kind] - 1
-        _log.error(
-            "perfkit internal error in %s (%d so far); the request was not affected",
+        self.logger.error(
+            self.message,
             kind,
             suppressed + 1,
-            exc_info=(type(exc), exc, exc.__traceback__),
+            exc,
+            exc_info=(type(exc), exc, exc.__traceback__) if traceback else None,
         )
 
     def reset(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -20,9 +21,7 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 _ENV_PREFIX = "PERFKIT_"
 
 
-def _check(
-    kind: str, minimum: float | None = None, maximum: float | None = None
-) -> dict[str, Any]:
+def _check(kind: str, minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
     """Field metadata: the value's kind and its allowed range."""
     return {"kind": kind, "min": minimum, "max": maximum}
 
@@ -176,9 +175,7 @@ def _parse(var: str, raw: str, meta: Mapping[str, Any]) -> Any:
             return text or None
         return text
     except ValueError:
-        raise ConfigError(
-            f"{var}={raw!r} is not valid: expected {_EXPECTED[kind]}"
-        ) from None
+        raise ConfigError(f"{var}={raw!r} is not valid: expected {_EXPECTED[kind]}") from None
 
 
 def _validate(name: str, value: Any, meta: Mapping[str, Any], label: str) -> Any:
@@ -229,9 +226,7 @@ def _bool(value: Any, bad: Callable[..., ConfigError]) -> bool:
     return value
 
 
-def _number(
-    value: Any, typ: type, meta: Mapping[str, Any], bad: Callable[..., ConfigError]
-) -> Any:
+def _number(value: Any, typ: type, meta: Mapping[str, Any], bad: Callable[..., ConfigError]) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad()
     if typ is int and not isinstance(value, int):
@@ -247,8 +242,10 @@ def _number(
 
 
 def _prefix(value: Any, bad: Callable[..., ConfigError]) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or any(
-        c in value for c in "?#% \t\r\n"
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or any(c in value for c in "?#% \t\r\n")
     ):
         raise bad()
     stripped = value.rstrip("/")
@@ -264,7 +261,7 @@ def _buckets(value: Any, bad: Callable[..., ConfigError]) -> tuple[float, ...]:
         raise bad() from None
     if not buckets or any(not math.isfinite(b) or b <= 0 for b in buckets):
         raise bad()
-    if any(a >= b for a, b in zip(buckets, buckets[1:])):
+    if any(a >= b for a, b in itertools.pairwise(buckets)):
         raise bad("must be strictly increasing")
     return buckets
 

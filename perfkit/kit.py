@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._version import __version__
 from ._safety import InternalErrors
+from ._version import __version__
 from .clock import Clock, SystemClock
 from .component import call_optional, collect_from
 from .config import PerfkitSettings
@@ -56,7 +57,8 @@ class Perfkit:
         self._lock = threading.RLock()
         self._started = False
         self.started_at = self.clock.time()
-        # called after each recorded request (e.g. the request log); must be cheap
+        # hook(method, path, status, duration, user, request_id) after each request
+        # (e.g. the request log); must be cheap, it runs on the request path
         self.request_hooks: list[Callable[..., None]] = []
 
     # ------------------------------------------------------------ wiring
@@ -109,18 +111,50 @@ class Perfkit:
     def record_request(
         self,
         method: str,
-        route: str,
+        route: str | None,
         status: int,
         duration: float,
-        **details: Any,
+        *,
+        size: int = 0,
+        ttfb: float | None = None,
+        user: str | None = None,
+        organization: str | None = None,
+        error_type: str | None = None,
+        path: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        """Record one served request (the middlewares call this); never raises."""
+        """Record one served request (seconds); never raises.
+
+        `route` None means "template `path`". The middlewares call the registry
+        directly with the same arguments.
+        """
         try:
-            self.registry.record_request(method, route, status, duration, **details)
-            for hook in self.request_hooks:
-                hook(method, route, status, duration, details)
+            self.registry.record_request(
+                method, route, status, duration, size, ttfb, user, organization,
+                error_type, path, request_id,
+            )  # fmt: skip
+            if self.request_hooks:
+                self.run_request_hooks(
+                    method, path or route or "/", status, duration, user, request_id
+                )
         except Exception as exc:
             self.errors.report("record_request", exc)
+
+    def run_request_hooks(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        duration: float,
+        user: str | None,
+        request_id: str | None,
+    ) -> None:
+        """Call each request hook (e.g. the request log); a failing hook is contained."""
+        for hook in list(self.request_hooks):
+            try:
+                hook(method, path, status, duration, user, request_id)
+            except Exception as exc:
+                self.errors.report("request hook", exc)
 
     def record_query_performance(
         self,
@@ -131,9 +165,15 @@ class Perfkit:
     ) -> None:
         """Record one query taking `execution_time` seconds; only its fingerprint is kept."""
         error = bool(labels.pop("error", False))
+        slow_threshold = labels.pop("slow_threshold", None)
         try:
             self.registry.record_query(
-                query, float(execution_time), error, organization_id, labels or None
+                str(query),
+                float(execution_time),
+                error,
+                None if organization_id is None else str(organization_id),
+                labels or None,
+                slow_threshold,
             )
         except Exception as exc:
             self.errors.report("record_query", exc)
@@ -159,10 +199,12 @@ class Perfkit:
             organization=None if organization_id is None else str(organization_id),
         )
 
-    def record_call(self, name: str, duration: float, error: bool = False) -> None:
+    def record_call(
+        self, name: str, duration: float, error: bool = False, slow_threshold: float | None = None
+    ) -> None:
         """Record one call of a monitored function (seconds)."""
         try:
-            self.registry.record_call(name, duration, error)
+            self.registry.record_call(name, duration, error, slow_threshold)
         except Exception as exc:
             self.errors.report("record_call", exc)
 
@@ -236,7 +278,7 @@ class Perfkit:
         """Every metric family: the registry's, the components' and added collectors'."""
         families = registry_families(self.registry)
         sources: list[tuple[str, Callable[[], Iterable[MetricFamily]]]] = [
-            (name, lambda c=c: collect_from(c)) for name, c in list(self.components.items())
+            (name, functools.partial(collect_from, c)) for name, c in list(self.components.items())
         ]
         sources += [(type(c).__name__, c.collect) for c in list(self._collectors)]
         for name, collect in sources:
@@ -293,4 +335,3 @@ def set_default_kit(kit: Perfkit | None) -> None:
     global _default_kit
     with _default_lock:
         _default_kit = kit
-

@@ -16,7 +16,9 @@ import pytest
 REQUIRE_SERVICES = os.environ.get("PERFKIT_REQUIRE_SERVICES") == "1"
 
 REDIS_URL = os.environ.get("PERFKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get("PERFKIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "PERFKIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 MYSQL_URL = os.environ.get("PERFKIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 
 
@@ -31,7 +33,9 @@ def service_unavailable(what: str, url: str, error: object) -> None:
 def _port_answers(url: str, default_port: int) -> Exception | None:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 2):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 2
+        ):
             return None
     except OSError as exc:
         return exc
@@ -43,7 +47,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll until 127.0.0.1:`port` accepts connections (or fail after `timeout`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,7 +92,12 @@ def run_server(tmp_path: Path) -> Iterator[object]:
     """Start a server command (with {port} filled in) and stop it after the test."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(args: list[str], port: int | None = None, env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+    def start(
+        args: list[str],
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> int:
         port = port or free_port()
         cmd = [a.format(port=port, python=sys.executable) for a in args]
         log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -97,7 +108,9 @@ def run_server(tmp_path: Path) -> Iterator[object]:
             wait_for_port(port, proc=proc)
         except Exception:
             log.flush()
-            raise RuntimeError((tmp_path / f"server-{port}.log").read_text(errors="replace")) from None
+            raise RuntimeError(
+                (tmp_path / f"server-{port}.log").read_text(errors="replace")
+            ) from None
         return port
 
     yield start

@@ -18,7 +18,7 @@ def _histogram(
     labels: dict[str, str],
 ) -> None:
     cumulative = 0
-    for bound, n in zip(bounds, buckets):
+    for bound, n in zip(bounds, buckets, strict=False):
         cumulative += n
         family.add(cumulative, "_bucket", **labels, le=repr(float(bound)))
     cumulative += buckets[-1]
@@ -29,7 +29,9 @@ def _histogram(
 
 def registry_families(registry: Registry) -> list[MetricFamily]:
     """Requests, durations, in-flight, errors, query durations and user gauges."""
-    requests = MetricFamily("app_requests", "counter", "HTTP requests served, by endpoint and status.")
+    requests = MetricFamily(
+        "app_requests", "counter", "HTTP requests served, by endpoint and status."
+    )
     durations = MetricFamily(
         "app_request_duration_seconds", "histogram", "HTTP request duration until the last byte."
     )
@@ -44,7 +46,9 @@ def registry_families(registry: Registry) -> list[MetricFamily]:
         for (method, route), stats in registry.endpoints.items():
             for status, n in sorted(stats.statuses.items()):
                 requests.add(n, "_total", method=method, endpoint=route, status=str(status))
-            _histogram(durations, bounds, stats.buckets, stats.total, {"method": method, "endpoint": route})
+            _histogram(
+                durations, bounds, stats.buckets, stats.total, {"method": method, "endpoint": route}
+            )
         in_progress.add(registry.in_progress)
         for error_type, n in registry.error_types.items():
             errors.add(n, "_total", type=error_type)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import logging
 import threading
 from bisect import bisect_left
@@ -13,7 +14,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import PerfkitSettings
-from .routes import OTHER
+from .routes import OTHER, RouteTemplater
 from .sql import fingerprint_sql
 from .stats import DurationStats, EndpointStats
 
@@ -81,12 +82,21 @@ class Registry:
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._hash_cache: dict[str, str] = {}
+        self._pending: deque[tuple[Any, ...]] = deque()
+        self.drain_at = 512
+        self.templater = RouteTemplater(self.settings.max_path_length)
+        self.drained = 0
+        self._begun = itertools.count()
+        self._ended = itertools.count()
+        self._reads = 0
+        self._counter_lock = threading.Lock()
         self.reset()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget every figure (counters start from zero again)."""
         s = self.settings
+        self._pending.clear()
         with self._lock:
             self.started_at = self.clock.time()
             self.bucket_bounds: tuple[float, ...] = s.histogram_buckets
@@ -103,23 +113,30 @@ class Registry:
             self.query_minutes: dict[int, MinuteBucket] = {}
             self.calls: dict[str, DurationStats] = {}
             self.gauges: dict[str, float] = {}
-            self.in_progress = 0
             self.websocket_sessions = 0
             self.dropped_endpoints = 0
 
     # ------------------------------------------------------------- requests
     def begin_request(self) -> None:
-        with self._lock:
-            self.in_progress += 1
+        next(self._begun)  # next() on itertools.count is atomic: no lock on the request path
 
     def end_request(self) -> None:
-        with self._lock:
-            self.in_progress -= 1
+        next(self._ended)
+
+    @property
+    def in_progress(self) -> int:
+        """Requests begun and not yet ended."""
+        with self._counter_lock:
+            # each read consumes one step of both counters; `_reads` corrects for it
+            begun = next(self._begun) - self._reads
+            ended = next(self._ended) - self._reads
+            self._reads += 1
+        return max(begun - ended, 0)
 
     def record_request(
         self,
         method: str,
-        route: str,
+        route: str | None,
         status: int,
         duration: float,
         size: int = 0,
@@ -130,52 +147,96 @@ class Registry:
         path: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        """Record one finished request. `duration` and `ttfb` are seconds."""
-        now = self.clock.time()
-        if duration < 0:
-            duration = 0.0  # clocks can step; a negative duration is noise
-        server_error = status >= 500
-        client_error = 400 <= status < 500
-        slow = duration > self.settings.slow_request_threshold
-        if user is not None:
-            user = self._pseudonymise(user)
+        """Record one finished request. `duration` and `ttfb` are seconds.
+
+        The request path only queues the record (a deque append); aggregation
+        happens in batches in `drain()`, which readers call first and which
+        runs inline only when the queue is full. `route` None means "template
+        `path`" (done in the batch, not on the request path).
+        """
+        pending = self._pending
+        pending.append(
+            (self.clock.time(), method, route, status, duration, size, ttfb,
+             user, organization, error_type, path, request_id)
+        )  # fmt: skip
+        if len(pending) >= self.drain_at:
+            self.drain()
+
+    def drain(self) -> int:
+        """Aggregate every queued request record; returns how many it took."""
+        pending = self._pending
+        if not pending:
+            return 0
+        slow_found: list[tuple[Any, ...]] = []
         with self._lock:
-            key = (method, route)
-            stats = self.endpoints.get(key)
-            if stats is None:
-                stats = self._new_endpoint(key)
-            stats.add(duration, server_error, slow)
-            stats.observe_bucket(self.bucket_bounds, duration)
-            stats.statuses[status] = stats.statuses.get(status, 0) + 1
-            stats.bytes_sent += size
-            stats.last_seen = now
-            if client_error:
-                stats.client_errors += 1
-            if ttfb is not None:
-                stats.ttfb_total += ttfb
-            minute = int(now // 60)
-            bucket = self.request_minutes.get(minute)
-            if bucket is None:
-                bucket = self._new_minute(self.request_minutes, minute)
-            bucket.add(duration, server_error, slow)
-            if client_error:
-                bucket.client_errors += 1
-            if user is not None:
-                self._tally(self.users, user, self.settings.max_users, duration, server_error)
-            if organization is not None:
-                self._tally(
-                    self.organizations,
-                    organization,
-                    self.settings.max_organizations,
-                    duration,
-                    server_error,
-                )
-            if error_type is not None:
-                self._count_error(error_type)
-        if slow:
-            self._keep_slow_request(
-                now, method, route, status, duration, path, user, organization, request_id
-            )
+            taken = 0
+            endpoints = self.endpoints
+            minutes = self.request_minutes
+            bounds = self.bucket_bounds
+            threshold = self.settings.slow_request_threshold
+            template = self.templater.template
+            pseudonymise = self._pseudonymise if self.settings.user_id_hash_key else None
+            bucket: MinuteBucket | None = None
+            popleft = pending.popleft
+            while True:
+                try:
+                    record = popleft()
+                except IndexError:
+                    break
+                taken += 1
+                (now, method, route, status, duration, size, ttfb,
+                 user, organization, error_type, path, request_id) = record  # fmt: skip
+                if route is None:
+                    route = template(path or "/")
+                if duration < 0:
+                    duration = 0.0  # clocks can step; a negative duration is noise
+                server_error = status >= 500
+                client_error = 400 <= status < 500
+                slow = duration > threshold
+                key = (method, route)
+                stats = endpoints.get(key)
+                if stats is None:
+                    stats = self._new_endpoint(key)
+                stats.add(duration, server_error, slow)
+                stats.buckets[bisect_left(bounds, duration)] += 1
+                statuses = stats.statuses
+                statuses[status] = statuses.get(status, 0) + 1
+                stats.bytes_sent += size
+                stats.last_seen = now
+                if ttfb is not None:
+                    stats.ttfb_total += ttfb
+                minute = int(now // 60)
+                if bucket is None or bucket.minute != minute:
+                    bucket = minutes.get(minute)
+                    if bucket is None:
+                        bucket = self._new_minute(minutes, minute)
+                bucket.add(duration, server_error, slow)
+                if client_error:
+                    stats.client_errors += 1
+                    bucket.client_errors += 1
+                if user is not None:
+                    if pseudonymise is not None:
+                        user = pseudonymise(user)
+                    self._tally(self.users, user, self.settings.max_users, duration, server_error)
+                if organization is not None:
+                    self._tally(
+                        self.organizations,
+                        organization,
+                        self.settings.max_organizations,
+                        duration,
+                        server_error,
+                    )
+                if error_type is not None:
+                    self._count_error(error_type)
+                if slow:
+                    slow_found.append(
+                        (now, method, route, status, duration, size, ttfb,
+                         user, organization, error_type, path, request_id)
+                    )  # fmt: skip
+            self.drained += taken
+        for record in slow_found:
+            self._keep_slow_request(*record)
+        return taken
 
     def _new_endpoint(self, key: tuple[str, str]) -> EndpointStats:
         if len(self.endpoints) >= self.settings.max_endpoints:
@@ -197,9 +258,7 @@ class Registry:
         return bucket
 
     @staticmethod
-    def _tally(
-        table: dict[str, _Tally], key: str, cap: int, duration: float, error: bool
-    ) -> None:
+    def _tally(table: dict[str, _Tally], key: str, cap: int, duration: float, error: bool) -> None:
         tally = table.get(key)
         if tally is None:
             if len(table) >= cap:
@@ -226,9 +285,12 @@ class Registry:
         route: str,
         status: int,
         duration: float,
-        path: str | None,
+        size: int,
+        ttfb: float | None,
         user: str | None,
         organization: str | None,
+        error_type: str | None,
+        path: str | None,
         request_id: str | None,
     ) -> None:
         entry = {
@@ -241,6 +303,8 @@ class Registry:
             "user_id": user,
             "organization_id": organization,
             "request_id": request_id,
+            "error_type": error_type,
+            "bytes_sent": size,
         }
         self.slow_requests.append(entry)  # deque.append is atomic; maxlen bounds it
         _log.warning(
@@ -273,12 +337,14 @@ class Registry:
         error: bool = False,
         organization: str | None = None,
         labels: dict[str, Any] | None = None,
+        slow_threshold: float | None = None,
     ) -> None:
         """Record one query; only its fingerprint is kept, never parameter values."""
         now = self.clock.time()
         duration = max(duration, 0.0)
         fingerprint, operation = fingerprint_sql(query)
-        slow = duration > self.settings.slow_query_threshold
+        threshold = self.settings.slow_query_threshold if slow_threshold is None else slow_threshold
+        slow = duration > threshold
         with self._lock:
             entry = self.queries.get(fingerprint)
             if entry is None:
@@ -314,7 +380,9 @@ class Registry:
             )
 
     # ---------------------------------------------------------------- calls
-    def record_call(self, name: str, duration: float, error: bool = False) -> None:
+    def record_call(
+        self, name: str, duration: float, error: bool = False, slow_threshold: float | None = None
+    ) -> None:
         """Record one call of a monitored function (outbound API calls and the like)."""
         duration = max(duration, 0.0)
         with self._lock:
@@ -325,7 +393,10 @@ class Registry:
                     stats = self.calls.get(name)
                 if stats is None:
                     stats = self.calls[name] = DurationStats()
-            stats.add(duration, error, duration > self.settings.slow_request_threshold)
+            threshold = (
+                self.settings.slow_request_threshold if slow_threshold is None else slow_threshold
+            )
+            stats.add(duration, error, duration > threshold)
 
     def set_gauge(self, name: str, value: float) -> None:
         with self._lock:
@@ -333,7 +404,8 @@ class Registry:
 
     # ------------------------------------------------------------- reading
     def locked(self) -> _Locked:
-        """Hold the registry's lock while reading several tables consistently."""
+        """Drain queued records, then hold the lock while reading several tables."""
+        self.drain()
         return _Locked(self._lock)
 
     def window(

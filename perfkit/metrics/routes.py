@@ -22,10 +22,17 @@ _KNOWN_METHODS = frozenset(
 _SEGMENT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[+-]?\d+"), "{id}"),
     (
-        re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"),
+        re.compile(
+            r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+        ),
         "{uuid}",
     ),
-    (re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"), "{date}"),
+    (
+        re.compile(
+            r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+        ),
+        "{date}",
+    ),
     # hashes, object ids, hex tokens: 16+ hex characters with at least one digit
     (re.compile(r"(?=[a-fA-F]*\d)[0-9a-fA-F]{16,}"), "{hash}"),
     # opaque tokens (base64/base62 ids): 20+ characters mixing letters and digits

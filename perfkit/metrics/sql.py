@@ -11,7 +11,9 @@ OPERATIONS = ("SELECT", "INSERT", "UPDATE", "DELETE", "OTHER")
 
 _MAX_FINGERPRINT = 1000
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-_STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"(?=\s*(?:,|\)|$|=|<|>))|\$\$.*?\$\$", re.DOTALL)
+_STRINGS = re.compile(
+    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"(?=\s*(?:,|\)|$|=|<|>))|\$\$.*?\$\$", re.DOTALL
+)
 _NUMBERS = re.compile(r"(?<![\w$])[+-]?(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)\b")
 _PARAMS = re.compile(r"%\(\w+\)s|%s|\$\d+|(?<![:\w]):\w+|\?")
 _LISTS = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")

@@ -1,0 +1,171 @@
+"""What both middlewares share: request ids, routes, identities, exclusions, recording."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._safety import InternalErrors
+from ..kit import Perfkit
+from ..metrics.routes import NOT_FOUND, normalize_method
+
+__all__ = ["CLIENT_CLOSED", "RequestCore"]
+
+CLIENT_CLOSED = 499  # nginx's code for "client closed the connection before the response ended"
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+_app_log = logging.getLogger("perfkit.app")
+
+
+class _RequestIds:
+    """Cheap unique ids: a random per-process prefix and a counter (reset after fork)."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = iter(range(1, 1 << 62))
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):012x}"  # next() on an iterator is atomic
+
+
+_ids = _RequestIds()
+
+
+class RequestCore:
+    """Per-middleware configuration and the shared per-request steps.
+
+    Args:
+        kit: where requests are recorded.
+        route_name: ``route_name(environ_or_scope) -> str | None``; its answer
+            wins over templating the raw path.
+        identify: ``identify(environ_or_scope) -> (user_id, organization_id)``.
+        exclude: path prefixes (or a predicate on the path) that are passed
+            through untouched and not counted.
+    """
+
+    def __init__(
+        self,
+        kit: Perfkit,
+        route_name: Callable[[Any], str | None] | None = None,
+        identify: Callable[[Any], tuple[Any, Any] | None] | None = None,
+        exclude: Callable[[str], bool] | tuple[str, ...] | list[str] | None = None,
+    ) -> None:
+        self.kit = kit
+        self.prefix = kit.settings.prefix
+        self.route_name = route_name
+        self.identify = identify
+        if exclude is None or callable(exclude):
+            self.exclude = exclude
+        else:
+            prefixes = tuple(exclude)
+            self.exclude = lambda path: path.startswith(prefixes)
+        self.max_path_length = kit.settings.max_path_length
+        self.app_problems = InternalErrors(
+            message="the wrapped app misbehaved (%s, %d so far): %s", logger=_app_log
+        )
+
+    def is_perfkit_path(self, path: str) -> bool:
+        prefix = self.prefix
+        return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
+
+    def is_excluded(self, path: str) -> bool:
+        return self.exclude is not None and bool(self.exclude(path))
+
+    @staticmethod
+    def request_id(incoming: str | None) -> str:
+        """The client's `X-Request-ID` when it is sane, otherwise a new one."""
+        if incoming and _REQUEST_ID.fullmatch(incoming):
+            return incoming
+        return _ids.next()
+
+    def who(self, request: Any) -> tuple[str | None, str | None]:
+        """``(user, organization)`` from the `identify` hook; a failing hook yields nothing."""
+        if self.identify is None:
+            return None, None
+        try:
+            answer = self.identify(request)
+            if not answer:
+                return None, None
+            user, org = answer
+        except Exception as exc:
+            self.kit.errors.report("identify hook", exc)
+            return None, None
+        return (None if user is None else str(user)), (None if org is None else str(org))
+
+    def route(self, request: Any, status: int) -> str | None:
+        """The endpoint name; None means "template the raw path" (done off the request path)."""
+        if self.route_name is not None:
+            try:
+                named = self.route_name(request)
+            except Exception as exc:
+                self.kit.errors.report("route_name hook", exc)
+                named = None
+            if named:
+                return str(named)
+        if status == 404:
+            return NOT_FOUND  # unmatched paths must not become one series each
+        return None
+
+    def record(
+        self,
+        request: Any,
+        method: str,
+        path: str,
+        status: int,
+        duration: float,
+        size: int,
+        ttfb: float | None,
+        user: str | None,
+        organization: str | None,
+        error_type: str | None,
+        request_id: str,
+    ) -> None:
+        """Record a finished request; perfkit's own failures are contained here."""
+        kit = self.kit
+        try:
+            if len(path) > self.max_path_length:
+                path = path[: self.max_path_length] + "..."
+            kit.registry.record_request(
+                normalize_method(method),
+                self.route(request, status),
+                status,
+                duration,
+                size,
+                ttfb,
+                user,
+                organization,
+                error_type,
+                path,
+                request_id,
+            )
+            if kit.request_hooks:
+                kit.run_request_hooks(method, path, status, duration, user, request_id)
+        except Exception as exc:
+            kit.errors.report("record", exc)
+
+    def begin(self) -> None:
+        try:
+            self.kit.registry.begin_request()
+        except Exception as exc:
+            self.kit.errors.report("in-flight gauge", exc)
+
+    def end(self) -> None:
+        try:
+            self.kit.registry.end_request()
+        except Exception as exc:
+            self.kit.errors.report("in-flight gauge", exc)
+
+    def app_problem(self, kind: str, detail: str) -> None:
+        self.app_problems.report(kind, ValueError(detail), traceback=False)

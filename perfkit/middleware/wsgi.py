@@ -1,0 +1,216 @@
+"""Pure WSGI (PEP 3333) middleware: times every request until its last body byte."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from time import perf_counter
+from typing import Any
+
+from ..context import organization_id_var, request_id_var, user_id_var
+from ..kit import Perfkit, get_kit
+from .core import CLIENT_CLOSED, RequestCore
+
+__all__ = ["PerfkitMiddleware"]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class PerfkitMiddleware:
+    """Wrap any WSGI app: timing, request ids, in-flight gauge, and the API under the prefix.
+
+    Args:
+        app: the WSGI application.
+        kit: the kit to record into (`perfkit.get_kit()` when omitted).
+        route_name: ``route_name(environ) -> str | None``, e.g. the framework's route rule.
+        identify: ``identify(environ) -> (user_id, organization_id)``.
+        exclude: path prefixes (or a predicate) passed through without being counted.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        kit: Perfkit | None = None,
+        *,
+        route_name: Callable[[dict[str, Any]], str | None] | None = None,
+        identify: Callable[[dict[str, Any]], tuple[Any, Any] | None] | None = None,
+        exclude: Callable[[str], bool] | tuple[str, ...] | list[str] | None = None,
+    ) -> None:
+        self.app = app
+        self.kit = kit or get_kit()
+        self.core = RequestCore(self.kit, route_name, identify, exclude)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        core = self.core
+        path = environ.get("PATH_INFO") or "/"
+        if core.is_perfkit_path(path):
+            from ..web.serving import wsgi_api
+
+            return wsgi_api(self.kit, environ, start_response, path[len(core.prefix) :] or "/")
+        if core.exclude is not None and core.is_excluded(path):
+            return self.app(environ, start_response)
+        response = _Response(core, environ, start_response)
+        try:
+            result = self.app(environ, response.start_response)
+            response.iterator = iter(result)
+        except BaseException as exc:
+            response.finish(exc)
+            raise
+        response.result = result
+        return response
+
+
+class _Response:
+    """One request's state and its response iterable (never kept on the middleware).
+
+    Counts bytes, ends the timing at the last chunk, and always closes the
+    app's iterable.
+    """
+
+    __slots__ = (
+        "_exhausted",
+        "_start_response",
+        "core",
+        "environ",
+        "finished",
+        "iterator",
+        "org",
+        "request_id",
+        "result",
+        "size",
+        "start",
+        "status",
+        "token",
+        "ttfb",
+        "user",
+    )  # fmt: skip
+
+    def __init__(
+        self, core: RequestCore, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> None:
+        self.start = perf_counter()
+        self.core = core
+        self.environ = environ
+        self._start_response = start_response
+        self.status = 0
+        self.size = 0
+        self.ttfb: float | None = None
+        self.finished = False
+        self._exhausted = False
+        self.result: Iterable[bytes] | None = None
+        self.iterator: Iterator[bytes] | None = None
+        self.request_id = core.request_id(environ.get("HTTP_X_REQUEST_ID"))
+        self.token = request_id_var.set(self.request_id)
+        self.user: str | None = None
+        self.org: str | None = None
+        if core.identify is not None:
+            self.user, self.org = core.who(environ)
+            user_id_var.set(self.user)
+            organization_id_var.set(self.org)
+        core.begin()
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], Any]:
+        try:
+            code = int(status[:3])
+            if code < 100 or status[3:4] not in ("", " "):
+                raise ValueError(status)
+            self.status = code
+        except (TypeError, ValueError):
+            self.core.app_problem("status line", f"invalid WSGI status line {status!r}")
+            self.status = 500
+        try:
+            headers.append(("X-Request-ID", self.request_id))
+        except AttributeError:
+            self.core.app_problem(
+                "headers", f"response headers must be a list, got {type(headers).__name__}"
+            )
+        if exc_info:
+            write = self._start_response(status, headers, exc_info)
+        else:
+            write = self._start_response(status, headers)
+
+        def counted_write(data: bytes) -> Any:
+            self._chunk(data)
+            return write(data)
+
+        return counted_write
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            if self.ttfb is None:
+                self.ttfb = perf_counter() - self.start
+            self.size += len(data)
+
+    def __iter__(self) -> _Response:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            data = next(self.iterator)  # type: ignore[arg-type]
+        except StopIteration:
+            self._exhausted = True
+            self.finish()
+            raise
+        except BaseException as exc:
+            self.finish(exc)
+            raise
+        if data:
+            if self.ttfb is None:
+                self.ttfb = perf_counter() - self.start
+            self.size += len(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+        except BaseException as exc:
+            self.finish(exc)
+            raise
+        finally:
+            # closed before the last chunk: the client went away mid-body
+            self.finish(status=None if self._exhausted else CLIENT_CLOSED)
+
+    def finish(self, exc: BaseException | None = None, status: int | None = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        duration = perf_counter() - self.start
+        core = self.core
+        error = None
+        if exc is not None:
+            error = type(exc).__name__
+            status = 500
+        elif status is None:
+            status = self.status or 500
+        try:
+            if self.user is None and self.org is None and core.identify is not None:
+                self.user, self.org = core.who(self.environ)
+            core.record(
+                self.environ, self.environ.get("REQUEST_METHOD", "GET"),
+                _decode_path(self.environ.get("PATH_INFO") or "/"), status, duration,
+                self.size, self.ttfb, self.user, self.org, error, self.request_id,
+            )  # fmt: skip
+        finally:
+            core.end()
+            try:
+                request_id_var.reset(self.token)
+            except ValueError:
+                request_id_var.set(None)  # finished in another context (a server quirk)
+            if core.identify is not None:
+                user_id_var.set(None)
+                organization_id_var.set(None)
+
+
+def _decode_path(raw: str) -> str:
+    """PEP 3333 carries bytes as latin-1; show them as UTF-8 where they are."""
+    if raw.isascii():
+        return raw
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw.encode("latin-1", "replace").decode("utf-8", "replace")
