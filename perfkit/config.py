@@ -68,6 +68,13 @@ class PerfkitSettings:
     log_dir: str = field(default="logs", metadata=_check("str"))
     log_level: str = field(default="INFO", metadata=_check("log_level"))
     log_json: bool = field(default=True, metadata=_check("bool"))
+    log_max_bytes: int = field(default=10 * 1024 * 1024, metadata=_check("int", 0))
+    log_backup_count: int = field(default=10, metadata=_check("int", 0, 100_000))
+    # comma-separated words marking secret keys; None keeps perfkit.logs.DEFAULT_REDACT_KEYS
+    log_redact_keys: str | None = field(default=None, metadata=_check("optional_str"))
+    log_max_message_bytes: int = field(default=65_536, metadata=_check("int", 0))
+    log_requests: bool = field(default=False, metadata=_check("bool"))
+    log_request_sample_rate: float = field(default=1.0, metadata=_check("float", 0.0, 1.0))
     # --- backups ---
     database_url: str | None = field(default=None, metadata=_check("optional_str"))
     backup_dir: str = field(default="backups", metadata=_check("str"))

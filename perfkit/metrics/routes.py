@@ -22,9 +22,7 @@ _KNOWN_METHODS = frozenset(
 _SEGMENT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[+-]?\d+"), "{id}"),
     (
-        re.compile(
-            r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
-        ),
+        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
         "{uuid}",
     ),
     (
@@ -85,8 +83,11 @@ class RouteTemplater:
     def _template(self, path: str) -> str:
         if not path:
             return "/"
-        if len(path) > self.max_path_length:
-            path = path[: self.max_path_length] + "..."
+        limit = self.max_path_length
+        path = path[: limit * 4]  # bounds the regex work on enormous paths
         if not path.startswith("/"):
             path = "/" + path
-        return "/".join(template_segment(segment) for segment in path.split("/"))
+        result = "/".join(template_segment(segment) for segment in path.split("/"))
+        if len(result) > limit:
+            result = result[: limit - 3] + "..."  # the marker never matches a placeholder rule
+        return result
