@@ -6,7 +6,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._safety import InternalErrors
 from ._version import __version__
@@ -23,6 +23,9 @@ from .web.exposition import (
     choose_format,
     render,
 )
+
+if TYPE_CHECKING:
+    from .cache.manager import CacheManager
 
 __all__ = ["Perfkit", "get_kit", "set_default_kit"]
 
@@ -56,6 +59,8 @@ class Perfkit:
         self._collectors: list[Collector] = []
         self._lock = threading.RLock()
         self._started = False
+        self._stopping = threading.Event()
+        self._aggregator: threading.Thread | None = None
         self.started_at = self.clock.time()
         # hook(method, path, status, duration, user, request_id) after each request
         # (e.g. the request log); must be cheap, it runs on the request path
@@ -86,9 +91,23 @@ class Perfkit:
                 return self
             self._started = True
             components = list(self.components.values())
+            self._stopping = threading.Event()
+            self._aggregator = threading.Thread(
+                target=self._aggregate_loop, name="perfkit-aggregator", daemon=True
+            )
+            self._aggregator.start()
         for component in components:
             call_optional(component, "start")
         return self
+
+    def _aggregate_loop(self) -> None:
+        """Aggregate queued request records off the request path, once a second."""
+        stopping = self._stopping
+        while not stopping.wait(1.0):
+            try:
+                self.registry.drain()
+            except Exception as exc:
+                self.errors.report("aggregate", exc)
 
     def stop(self) -> None:
         """Stop background work; safe to call more than once."""
@@ -97,6 +116,11 @@ class Perfkit:
                 return
             self._started = False
             components = list(self.components.values())
+            self._stopping.set()
+            aggregator = self._aggregator
+        if aggregator is not None:
+            aggregator.join(timeout=5)
+        self.registry.drain()
         for component in reversed(components):
             try:
                 call_optional(component, "stop")
@@ -106,6 +130,20 @@ class Perfkit:
     @property
     def running(self) -> bool:
         return self._started
+
+    @property
+    def cache(self) -> CacheManager:
+        """The kit's cache, built from the settings on first use and registered as "cache"."""
+        cache = self.components.get("cache")
+        if cache is None:
+            from .cache.kit import cache_from_settings
+
+            with self._lock:
+                cache = self.components.get("cache")
+                if cache is None:
+                    cache = cache_from_settings(self.settings, self.clock)
+                    self.register_component("cache", cache)
+        return cache  # type: ignore[return-value]
 
     # ---------------------------------------------------------- recording
     def record_request(

@@ -81,6 +81,39 @@ class QuantileSketch:
         if value > self.max:
             self.max = value
 
+    def add_many(self, values: list[float]) -> None:
+        """Record every value of `values`: the same as `add` for each, in one tight loop."""
+        multiplier = self._multiplier
+        counts = self.counts
+        offset = self.offset
+        size = len(counts)
+        low = self.min
+        high = self.max
+        zeros = 0
+        log = math.log
+        ceil = math.ceil
+        for value in values:
+            if value > _MIN_POSITIVE:
+                pos = ceil(log(value) * multiplier) - offset
+                if 0 <= pos < size:
+                    counts[pos] += 1
+                else:
+                    self._add_outside(pos + offset, 1)
+                    counts = self.counts
+                    offset = self.offset
+                    size = len(counts)
+            else:
+                zeros += 1
+                value = max(value, 0.0)
+            if value < low:
+                low = value
+            if value > high:
+                high = value
+        self.zero_count += zeros
+        self.count += len(values)
+        self.min = low
+        self.max = high
+
     def _add_outside(self, index: int, weight: int) -> None:
         """Widen the bin range to take `index`, then fold the lowest bins if too wide."""
         counts = self.counts

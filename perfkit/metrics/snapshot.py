@@ -55,6 +55,7 @@ def requests_section(registry: Registry, hours: float | None = None) -> dict[str
         trends = [_trend_row(b) for b in buckets]
         elapsed = max(registry.clock.time() - registry.started_at, 1.0)
         dropped = registry.dropped_endpoints
+        websockets = registry.websocket_sessions
     slow = list(registry.slow_requests)
     summary = merged.summary()
     seconds = min(window_hours * 3600.0, elapsed)
@@ -77,6 +78,7 @@ def requests_section(registry: Registry, hours: float | None = None) -> dict[str
         "slow": [dict(item, timestamp=iso(item["timestamp"])) for item in slow],
         "trends": trends,
         "overflow": {"endpoints_dropped": dropped},
+        "websocket_sessions": websockets,
     }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import itertools
 import secrets
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -33,11 +33,10 @@ class _RequestIds:
 
     def _reseed(self) -> None:
         self._prefix = secrets.token_hex(8)
-        self._counter = iter(range(1, 1 << 62))
-        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
 
     def next(self) -> str:
-        return f"{self._prefix}{next(self._counter):012x}"  # next() on an iterator is atomic
+        return f"{self._prefix}{next(self._counter):012x}"  # next() on count() is atomic
 
 
 _ids = _RequestIds()
@@ -82,6 +81,8 @@ class RequestCore:
 
     def is_excluded(self, path: str) -> bool:
         return self.exclude is not None and bool(self.exclude(path))
+
+    new_id = staticmethod(_ids.next)
 
     @staticmethod
     def request_id(incoming: str | None) -> str:
@@ -139,7 +140,7 @@ class RequestCore:
                 path = path[: self.max_path_length] + "..."
             kit.registry.record_request(
                 normalize_method(method),
-                self.route(request, status),
+                self.route(request, status) if self.route_name or status == 404 else None,
                 status,
                 duration,
                 size,

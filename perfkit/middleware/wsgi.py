@@ -44,7 +44,7 @@ class PerfkitMiddleware:
     ) -> Iterable[bytes]:
         core = self.core
         path = environ.get("PATH_INFO") or "/"
-        if core.is_perfkit_path(path):
+        if path.startswith(core.prefix) and core.is_perfkit_path(path):
             from ..web.serving import wsgi_api
 
             return wsgi_api(self.kit, environ, start_response, path[len(core.prefix) :] or "/")
@@ -74,6 +74,7 @@ class _Response:
     __slots__ = (
         "_exhausted",
         "_start_response",
+        "_write",
         "core",
         "environ",
         "finished",
@@ -97,6 +98,7 @@ class _Response:
         self.core = core
         self.environ = environ
         self._start_response = start_response
+        self._write: Callable[[bytes], Any] | None = None
         self.status = 0
         self.size = 0
         self.headers: Any = ()
@@ -105,8 +107,9 @@ class _Response:
         self._exhausted = False
         self.result: Iterable[bytes] | None = None
         self.iterator: Iterator[bytes] | None = None
-        self.request_id = core.request_id(environ.get("HTTP_X_REQUEST_ID"))
-        self.token = request_id_var.set(self.request_id)
+        incoming = environ.get("HTTP_X_REQUEST_ID")
+        self.request_id = request_id = core.request_id(incoming) if incoming else core.new_id()
+        self.token = request_id_var.set(request_id)
         self.user: str | None = None
         self.org: str | None = None
         if core.identify is not None:
@@ -134,15 +137,15 @@ class _Response:
                 "headers", f"response headers must be a list, got {type(headers).__name__}"
             )
         if exc_info:
-            write = self._start_response(status, headers, exc_info)
+            self._write = self._start_response(status, headers, exc_info)
         else:
-            write = self._start_response(status, headers)
+            self._write = self._start_response(status, headers)
+        return self.write
 
-        def counted_write(data: bytes) -> Any:
-            self._chunk(data)
-            return write(data)
-
-        return counted_write
+    def write(self, data: bytes) -> Any:
+        """The PEP 3333 `write()` callable, counting what goes through it."""
+        self._chunk(data)
+        return self._write(data)  # type: ignore[misc]
 
     def hand_over(self, result: Any) -> Iterable[bytes]:
         """Give a `wsgi.file_wrapper` back to the server untouched (so it can use
@@ -169,24 +172,27 @@ class _Response:
                 self.ttfb = perf_counter() - self.start
             self.size += len(data)
 
-    def __iter__(self) -> _Response:
-        return self
+    def __iter__(self) -> Iterator[bytes]:
+        # a generator resumes faster than a __next__ method call per chunk;
+        # close() stays on this object, so the app's close() is called even
+        # when the server never starts iterating
+        return self._produce()
 
-    def __next__(self) -> bytes:
+    def _produce(self) -> Iterator[bytes]:
         try:
-            data = next(self.iterator)  # type: ignore[arg-type]
-        except StopIteration:
-            self._exhausted = True
-            self.finish()
-            raise
+            for data in self.iterator:  # type: ignore[union-attr]
+                if data:
+                    if self.ttfb is None:
+                        self.ttfb = perf_counter() - self.start
+                    self.size += len(data)
+                yield data
+        except GeneratorExit:
+            raise  # the server stopped early; close() records it
         except BaseException as exc:
             self.finish(exc)
             raise
-        if data:
-            if self.ttfb is None:
-                self.ttfb = perf_counter() - self.start
-            self.size += len(data)
-        return data
+        self._exhausted = True
+        self.finish()
 
     def close(self) -> None:
         try:

@@ -151,3 +151,20 @@ def test_in_flight_gauge_counts_begun_requests() -> None:
     assert registry.in_progress == 1  # reading does not change it
     registry.end_request()
     assert registry.in_progress == 0
+
+
+def test_started_kit_aggregates_in_the_background() -> None:
+    """After start(), queued records are aggregated without any reader asking."""
+    import time
+
+    kit = Perfkit().start()
+    try:
+        kit.registry.record_request("GET", "/bg", 200, 0.01)
+        deadline = time.monotonic() + 5
+        while kit.registry.drained == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling a background thread's progress, with a deadline
+        assert kit.registry.drained == 1
+    finally:
+        kit.stop()
+    assert kit.running is False
+    kit.stop()  # idempotent

@@ -123,3 +123,14 @@ def test_negative_and_zero_values_count_as_zero() -> None:
     sketch.add(2.0)
     assert sketch.count == 3 and sketch.zero_count == 2
     assert sketch.quantile(0) == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1.0, 1e6, allow_nan=False), max_size=300), st.integers(16, 64))
+def test_add_many_is_the_same_as_adding_each(values: list[float], max_bins: int) -> None:
+    one_by_one = QuantileSketch(max_bins=max_bins)
+    for v in values:
+        one_by_one.add(v)
+    batched = QuantileSketch(max_bins=max_bins)
+    batched.add_many(values)
+    assert batched.to_dict() == one_by_one.to_dict()
