@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
-import itertools
 import secrets
 from collections.abc import Callable
 from typing import Any
