@@ -38,6 +38,7 @@ class PerfkitSettings:
     prefix: str = field(default="/perfkit", metadata=_check("prefix"))
     token: str | None = field(default=None, metadata=_check("optional_str"))
     metrics_public: bool = field(default=True, metadata=_check("bool"))
+    api_rate_limit: int = field(default=600, metadata=_check("int", 0, 1_000_000))
     # --- request metrics ---
     slow_request_threshold: float = field(default=2.0, metadata=_check("float", 0.0))
     slow_query_threshold: float = field(default=0.5, metadata=_check("float", 0.0))
@@ -85,6 +86,9 @@ class PerfkitSettings:
     # --- cache ---
     cache_backend: str = field(default="auto", metadata=_check("cache_backend"))
     cache_default_ttl: float = field(default=300.0, metadata=_check("float", 0.0))
+    cache_maxsize: int = field(default=10_000, metadata=_check("int", 1, 10_000_000))
+    cache_signing_key: str | None = field(default=None, metadata=_check("optional_str"))
+    cache_serializer: str = field(default="json", metadata=_check("str"))  # json or pickle
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -119,7 +123,7 @@ class PerfkitSettings:
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-serialisable values, secrets masked."""
         out = dataclasses.asdict(self)
-        for secret in ("token", "user_id_hash_key"):
+        for secret in ("token", "user_id_hash_key", "cache_signing_key"):
             if out.get(secret):
                 out[secret] = "***"
         if out.get("redis_url"):

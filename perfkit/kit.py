@@ -25,7 +25,10 @@ from .web.exposition import (
 )
 
 if TYPE_CHECKING:
+    from .alerts.manager import AlertManager
     from .cache.manager import CacheManager
+    from .health import HealthCheck, HealthChecks
+    from .system import SystemMonitor
 
 __all__ = ["Perfkit", "get_kit", "set_default_kit"]
 
@@ -42,6 +45,8 @@ class Perfkit:
         settings: every knob; `PerfkitSettings()` (the embedded defaults) when omitted.
         clock: wall and monotonic clocks (tests pass `perfkit.testing.FakeClock`).
         registry: where records go; a `Registry` when omitted.
+        authorize: ``authorize(request) -> bool`` deciding who may use the
+            HTTP API (instead of, or besides, ``settings.token``).
     """
 
     def __init__(
@@ -50,10 +55,12 @@ class Perfkit:
         *,
         clock: Clock | None = None,
         registry: Registry | None = None,
+        authorize: Callable[[Any], bool] | None = None,
     ) -> None:
         self.settings = settings or PerfkitSettings()
         self.clock: Clock = clock or SystemClock()
         self.registry = registry if registry is not None else Registry(self.settings, self.clock)
+        self.authorize = authorize
         self.errors = InternalErrors()
         self.components: dict[str, object] = {}
         self._collectors: list[Collector] = []
@@ -86,6 +93,8 @@ class Perfkit:
 
     def start(self) -> Perfkit:
         """Start the background work of every component (sampler, alerts, flushes, backups)."""
+        # alerts before system, so stop() (reverse order) ends the sampler first
+        _ = self.alerts, self.system
         with self._lock:
             if self._started:
                 return self
@@ -144,6 +153,62 @@ class Perfkit:
                     cache = cache_from_settings(self.settings, self.clock)
                     self.register_component("cache", cache)
         return cache  # type: ignore[return-value]
+
+    @property
+    def system(self) -> SystemMonitor:
+        """The system monitor (registered as "system"); alerts are evaluated after each sample."""
+        with self._lock:
+            monitor = self.components.get("system")
+            if monitor is None:
+                from .system import SystemMonitor
+
+                monitor = SystemMonitor(
+                    interval=self.settings.monitoring_interval, clock=self.clock
+                )
+                monitor.on_sample.append(self._after_sample)
+                self.register_component("system", monitor)
+        return monitor  # type: ignore[return-value]
+
+    def _after_sample(self, _metrics: object) -> None:
+        alerts = self.components.get("alerts")
+        if alerts is not None:
+            call_optional(alerts, "evaluate")
+
+    @property
+    def alerts(self) -> AlertManager:
+        """The alert manager (registered as "alerts") reading `alert_metrics()`."""
+        with self._lock:
+            manager = self.components.get("alerts")
+            if manager is None:
+                from .alerts.manager import AlertManager
+
+                manager = AlertManager(self.alert_metrics, clock=self.clock, settings=self.settings)
+                self.register_component("alerts", manager)
+        return manager  # type: ignore[return-value]
+
+    @property
+    def health_checks(self) -> HealthChecks:
+        """Registered health checks (component "health"): system thresholds, Redis, database."""
+        with self._lock:
+            checks = self.components.get("health")
+            if checks is None:
+                from .health import default_checks
+
+                checks = default_checks(self.settings, self.clock, lambda: self.system)
+                self.register_component("health", checks)
+        return checks  # type: ignore[return-value]
+
+    def add_health_check(
+        self, name: str, check: HealthCheck, timeout: float = 5.0, critical: bool = True
+    ) -> None:
+        """Add a readiness check; see `perfkit.health.HealthChecks.add_health_check`."""
+        self.health_checks.add_health_check(name, check, timeout=timeout, critical=critical)
+
+    def get_recommendations(self) -> list[str]:
+        """Actionable sentences from the current snapshot (`perfkit.recommendations`)."""
+        from .recommendations import get_recommendations
+
+        return get_recommendations(self.snapshot(), now=self.clock.time())
 
     # ---------------------------------------------------------- recording
     def record_request(
@@ -252,6 +317,52 @@ class Perfkit:
             raise ValueError(f"gauge name must be a non-empty string, got {name!r}")
         self.registry.set_gauge(name, float(value))
 
+    def update_settings(self, **changes: Any) -> PerfkitSettings:
+        """Change settings at run time (validated); parts read the new values from the kit."""
+        settings = self.settings.replace(**changes)
+        self.settings = settings
+        self.registry.settings = settings
+        for component in list(self.components.values()):
+            call_optional(component, "settings_changed", settings)
+        return settings
+
+    def cleanup(self) -> dict[str, Any]:
+        """Drop what is past retention now rather than on the next record; report what went."""
+        self.registry.drain()
+        report: dict[str, Any] = {"registry": self.registry.prune()}
+        for name, component in list(self.components.items()):
+            try:
+                result = call_optional(component, "cleanup")
+            except Exception as exc:
+                self.errors.report(f"cleanup:{name}", exc)
+                result = {"error": type(exc).__name__}
+            if result is not None:
+                report[name] = result
+        return report
+
+    def audit(
+        self,
+        event_type: str,
+        action: str,
+        resource: str,
+        details: Any = None,
+        ip_address: str | None = None,
+    ) -> None:
+        """Record an administrative action in the audit log (``perfkit.audit`` logger)."""
+        logging.getLogger("perfkit.audit").info(
+            "%s %s %s",
+            event_type,
+            action,
+            resource,
+            extra={
+                "event_type": event_type,
+                "action": action,
+                "resource": resource,
+                "details": details,
+                "ip_address": ip_address,
+            },
+        )
+
     def reset(self) -> None:
         """Reset every counter (the registry and the components that can reset)."""
         self.registry.reset()
@@ -338,10 +449,34 @@ class Perfkit:
         body = render(self.collect(), openmetrics=openmetrics)
         return (OPENMETRICS_CONTENT_TYPE if openmetrics else PROMETHEUS_CONTENT_TYPE), body
 
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """The HTTP API as a standalone WSGI app (mount it anywhere; paths are relative)."""
+        from .web.serving import wsgi_api
+
+        return wsgi_api(self, environ, start_response, environ.get("PATH_INFO") or "/")
+
+    async def asgi_app(self, scope: Any, receive: Any, send: Any) -> None:
+        """The HTTP API as a standalone ASGI app (mount it anywhere; paths are relative)."""
+        from .web.serving import asgi_api
+
+        if scope["type"] == "lifespan":
+            message = await receive()
+            while message["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        path = scope.get("path") or "/"
+        root = scope.get("root_path") or ""
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        await asgi_api(self, scope, receive, send, path)
+
     def health(self) -> dict[str, Any]:
         """The combined health report served at ``/health``."""
-        source = self.components.get("health")
-        report = call_optional(source, "report") if source is not None else None
+        report = self.health_checks.report()
         if isinstance(report, dict):
             return report
         return {

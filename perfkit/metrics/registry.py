@@ -429,6 +429,17 @@ class Registry:
         self.drain()
         return _Locked(self._lock)
 
+    def prune(self) -> dict[str, int]:
+        """Drop minute buckets past retention now; returns how many went."""
+        horizon = int(self.clock.time() // 60) - self.settings.retention_hours * 60
+        dropped = 0
+        with self._lock:
+            for minutes in (self.request_minutes, self.query_minutes):
+                for old in [m for m in minutes if m <= horizon]:
+                    del minutes[old]
+                    dropped += 1
+        return {"minute_buckets_dropped": dropped}
+
     def window(
         self, minutes: dict[int, MinuteBucket], hours: float
     ) -> tuple[DurationStats, int, list[MinuteBucket]]:

@@ -1,48 +1,27 @@
 """The HTTP API under the prefix, as a sans-IO handler: `ApiRequest` in, `ApiResponse` out.
 
-The WSGI and ASGI adapters only translate to and from these two values.
+The WSGI and ASGI adapters (`perfkit.web.serving`) only translate to and from
+these two values. The route table below is also the source of the OpenAPI
+document, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..kit import Perfkit
+from . import handlers as core
+from . import handlers_parts as parts
+from .auth import ClientRateLimiter, check_access
+from .context import ApiRequest, ApiResponse, Ctx
+from .dashboard import asset, dashboard
+from .router import ApiError, Param, Route, RouteTable
 
-__all__ = ["ApiRequest", "ApiResponse", "handle"]
+__all__ = ["ApiRequest", "ApiResponse", "build_routes", "handle", "json_response"]
 
 _JSON = "application/json"
-
-
-@dataclass
-class ApiRequest:
-    """A request to the API; `path` is relative to the prefix (``/metrics``)."""
-
-    method: str
-    path: str
-    query: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
-    body: bytes = b""
-    client: str | None = None
-
-
-@dataclass
-class ApiResponse:
-    status: int
-    content_type: str
-    body: bytes
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-    def all_headers(self) -> list[tuple[str, str]]:
-        return [
-            ("Content-Type", self.content_type),
-            ("Content-Length", str(len(self.body))),
-            ("Cache-Control", "no-store"),
-            *self.headers,
-        ]
 
 
 def json_response(
@@ -52,68 +31,343 @@ def json_response(
     return ApiResponse(status, _JSON, body, headers or [])
 
 
-def error_response(status: int, error: str, detail: str, **extra: Any) -> ApiResponse:
-    return json_response(status, {"error": error, "detail": detail, **extra})
+def error_response(
+    status: int, error: str, detail: str, headers: list[tuple[str, str]] | None = None
+) -> ApiResponse:
+    return json_response(status, {"error": error, "detail": detail}, headers)
 
 
-_Handler = Callable[[Perfkit, ApiRequest], ApiResponse]
+_SEVERITY = Param(
+    "severity",
+    "str",
+    None,
+    choices=("info", "warning", "critical"),
+    description="only this severity",
+)
+_SORT = Param(
+    "sort", "str", "count", choices=("count", "errors", "error_rate", "avg", "p95", "p99", "max")
+)
+_OBJ = {"type": "object"}
 
 
-def _metrics(kit: Perfkit, request: ApiRequest) -> ApiResponse:
-    content_type, body = kit.render_metrics(request.headers.get("accept"))
-    return ApiResponse(200, content_type, body)
-
-
-def _health(kit: Perfkit, request: ApiRequest) -> ApiResponse:
-    report = kit.health()
-    return json_response(503 if report.get("status") == "critical" else 200, report)
-
-
-def _live(kit: Perfkit, request: ApiRequest) -> ApiResponse:
-    from .._version import __version__
-    from ..metrics.snapshot import iso
-
-    return json_response(
-        200, {"status": "healthy", "timestamp": iso(kit.clock.time()), "version": __version__}
+@lru_cache(maxsize=1)
+def build_routes() -> RouteTable:
+    """The API's routes, in match order."""
+    table = RouteTable()
+    add = table.add
+    add(
+        Route(
+            "GET",
+            "/health",
+            core.health,
+            "public",
+            "Combined health: 200 healthy/warning/unknown, 503 critical",
+            statuses=(200, 503),
+        )
     )
+    add(Route("GET", "/health/live", core.live, "public", "Liveness: the process answers"))
+    add(
+        Route(
+            "GET",
+            "/health/ready",
+            core.ready,
+            "public",
+            "Readiness: the registered checks",
+            statuses=(200, 503),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/metrics",
+            core.metrics,
+            "metrics",
+            "Prometheus text (OpenMetrics when asked by Accept)",
+            content_type="text/plain",
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/",
+            dashboard,
+            "public",
+            "The dashboard (HTML; carries no data)",
+            content_type="text/html",
+        )
+    )
+    add(
+        Route(
+            "GET", "/static/{file}", asset, "public", "Dashboard assets", content_type="text/plain"
+        )
+    )
+    add(Route("GET", "/api/openapi.json", openapi, "public", "This document"))
+    add(Route("GET", "/api/snapshot", core.snapshot, summary="Everything, as in kit.snapshot()"))
+    add(
+        Route(
+            "GET", "/api/system", parts.system_current, summary="Current system metrics and health"
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/system/history",
+            parts.system_history,
+            summary="System samples of the last minutes",
+            params=(Param("minutes", "int", 60, 1, 1440),),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/system/processes",
+            parts.system_processes,
+            summary="Top processes by CPU",
+            params=(Param("top", "int", 10, 1, 100),),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/requests/summary",
+            core.requests_summary,
+            summary="Windowed request summary",
+            params=(core.HOURS,),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/requests/endpoints",
+            core.requests_endpoints,
+            summary="Per-endpoint statistics",
+            params=(_SORT, Param("limit", "int", 100, 1, 1000)),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/requests/endpoints/{key}",
+            core.requests_endpoint,
+            summary="One endpoint, by key ('GET /users/{id}', URL-encoded)",
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/requests/slow",
+            core.requests_slow,
+            summary="The most recent slow requests",
+            params=(core.LIMIT,),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/requests/trends",
+            core.requests_trends,
+            summary="Per-minute request statistics",
+            params=(Param("hours", "int", 1, 1, 720),),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/queries/summary",
+            core.queries_summary,
+            summary="Windowed query summary",
+            params=(core.HOURS,),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/queries/slow",
+            core.queries_slow,
+            summary="The most recent slow queries",
+            params=(core.LIMIT,),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/alerts",
+            parts.alerts_history,
+            summary="Alert history",
+            params=(core.HOURS, _SEVERITY),
+        )
+    )
+    add(Route("GET", "/api/alerts/active", parts.alerts_active, summary="Firing alerts"))
+    add(
+        Route(
+            "GET",
+            "/api/alerts/summary",
+            parts.alerts_summary,
+            summary="Alert counts by severity and rule",
+            params=(core.HOURS,),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/alerts/status",
+            parts.alerts_status,
+            summary="Rules, states, errors and silences",
+        )
+    )
+    add(Route("GET", "/api/alerts/rules", parts.rules_list, summary="Alert rules"))
+    add(
+        Route(
+            "POST",
+            "/api/alerts/rules",
+            parts.rules_add,
+            "admin",
+            "Add a threshold rule",
+            body=_OBJ,
+            statuses=(200, 400),
+        )
+    )
+    add(
+        Route(
+            "DELETE",
+            "/api/alerts/rules/{name}",
+            parts.rules_delete,
+            "admin",
+            "Remove a rule",
+            statuses=(200, 404),
+        )
+    )
+    add(
+        Route(
+            "POST",
+            "/api/alerts/rules/{name}/test",
+            parts.rules_test,
+            "admin",
+            "Evaluate a rule now; report, send nothing",
+            statuses=(200, 404),
+        )
+    )
+    add(
+        Route(
+            "POST",
+            "/api/alerts/webhook",
+            parts.alerts_webhook,
+            "read",
+            "Ingest an external alert {name, severity, message, labels?, metrics?}",
+            body=_OBJ,
+            statuses=(200, 400, 413),
+        )
+    )
+    add(Route("GET", "/api/cache/stats", parts.cache_stats, summary="Cache statistics"))
+    add(
+        Route(
+            "POST", "/api/cache/clear", parts.cache_clear, "admin", "Clear this cache's namespace"
+        )
+    )
+    add(Route("GET", "/api/backups", parts.backups_list, summary="Backups, newest first"))
+    add(
+        Route(
+            "POST",
+            "/api/backups",
+            parts.backups_create,
+            "admin",
+            "Take a backup of settings.database_url",
+            statuses=(200, 502),
+        )
+    )
+    add(Route("GET", "/api/backups/stats", parts.backups_stats, summary="Backup statistics"))
+    add(
+        Route(
+            "DELETE",
+            "/api/backups/{name}",
+            parts.backups_delete,
+            "admin",
+            "Delete a backup",
+            statuses=(200, 400, 404),
+        )
+    )
+    add(
+        Route(
+            "POST",
+            "/api/backups/{name}/restore",
+            parts.backups_restore,
+            "admin",
+            "Verify and restore a backup",
+            statuses=(200, 400, 404, 409),
+        )
+    )
+    add(
+        Route(
+            "GET",
+            "/api/recommendations",
+            parts.recommendations,
+            summary="Actionable advice from current figures",
+        )
+    )
+    add(Route("GET", "/api/config", core.config_get, "admin", "Settings (secrets masked)"))
+    add(
+        Route(
+            "POST",
+            "/api/config",
+            core.config_post,
+            "admin",
+            "Change run-time settings",
+            body=_OBJ,
+            statuses=(200, 400),
+        )
+    )
+    add(
+        Route(
+            "POST",
+            "/api/maintenance",
+            core.maintenance,
+            "admin",
+            '{"action": "cleanup"} or {"action": "reset-counters"}',
+            body=_OBJ,
+            statuses=(200, 400),
+        )
+    )
+    return table
 
 
-def _ready(kit: Perfkit, request: ApiRequest) -> ApiResponse:
-    source = kit.components.get("health")
-    ready = getattr(source, "ready_report", None)
-    report = ready() if callable(ready) else kit.health()
-    return json_response(503 if report.get("status") == "critical" else 200, report)
+def openapi(ctx: Ctx) -> dict[str, Any]:
+    from .openapi import document
+
+    return document(build_routes(), ctx.kit.settings.prefix)
 
 
-ROUTES: dict[str, dict[str, _Handler]] = {
-    "/metrics": {"GET": _metrics},
-    "/health": {"GET": _health},
-    "/health/live": {"GET": _live},
-    "/health/ready": {"GET": _ready},
-}
+_limiters: dict[int, ClientRateLimiter] = {}
+
+
+def _limiter(kit: Perfkit) -> ClientRateLimiter:
+    limiter = getattr(kit, "_api_limiter", None)
+    if limiter is None or limiter.per_minute != kit.settings.api_rate_limit:
+        limiter = ClientRateLimiter(kit.settings.api_rate_limit, kit.clock.monotonic)
+        kit._api_limiter = limiter  # type: ignore[attr-defined]
+    return limiter
 
 
 def handle(kit: Perfkit, request: ApiRequest) -> ApiResponse:
     """Answer one API request; never raises, never leaks a traceback."""
     path = request.path.rstrip("/") or "/"
-    methods = ROUTES.get(path)
-    if methods is None:
-        return error_response(404, "not_found", f"no perfkit endpoint at {request.path!r}")
-    method = "GET" if request.method == "HEAD" else request.method
-    handler = methods.get(method)
-    if handler is None:
-        allow = ", ".join(sorted(methods))
-        return ApiResponse(
-            405,
-            _JSON,
-            json.dumps({"error": "method_not_allowed", "detail": f"use {allow}"}).encode(),
-            [("Allow", allow)],
-        )
     try:
-        response = handler(kit, request)
+        route, args = build_routes().match(request.method, path)
+        if route.access != "public":
+            _limiter(kit).check(request.client or "unknown")
+            if route.access != "metrics" or not kit.settings.metrics_public:
+                check_access(request, kit.settings.token, kit.authorize)
+        if route.body is not None and len(request.body) > 64 * 1024:
+            raise ApiError(413, "payload_too_large", "request bodies are limited to 65536 bytes")
+        query = route.parse_query(request.query)
+        result = route.handler(Ctx(kit, request, args, query))
+        response = result if isinstance(result, ApiResponse) else json_response(200, result)
+    except ApiError as exc:
+        response = error_response(exc.status, exc.error, exc.detail, exc.headers)
     except Exception as exc:
         kit.errors.report(f"api {path}", exc)
-        return error_response(500, "internal_error", "perfkit failed to answer; see the server log")
+        response = error_response(
+            500, "internal_error", "perfkit failed to answer; see the server log"
+        )
     if request.method == "HEAD":
         response = ApiResponse(response.status, response.content_type, b"", response.headers)
     return response

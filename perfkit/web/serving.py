@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from ..kit import Perfkit
-from .api import ApiRequest, handle
+from .api import handle
+from .context import ApiRequest
 
 __all__ = ["asgi_api", "wsgi_api"]
 

@@ -1,0 +1,71 @@
+"""What an API handler receives: the kit, the request, path arguments and parsed parameters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..kit import Perfkit
+from .router import ApiError
+
+__all__ = ["MAX_BODY", "ApiRequest", "ApiResponse", "Ctx"]
+
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class ApiRequest:
+    """A request to the API; `path` is relative to the prefix (``/metrics``)."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    client: str | None = None
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    content_type: str
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def all_headers(self) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            *self.headers,
+        ]
+
+
+@dataclass
+class Ctx:
+    kit: Perfkit
+    request: ApiRequest
+    args: dict[str, str]
+    query: dict[str, Any]
+
+    def json(self) -> Any:
+        """The request body as JSON (400 when it is not, 413 when too large)."""
+        if len(self.request.body) > MAX_BODY:
+            raise ApiError(
+                413, "payload_too_large", f"request bodies are limited to {MAX_BODY} bytes"
+            )
+        if not self.request.body:
+            raise ApiError(400, "bad_request", "a JSON body is required")
+        try:
+            return json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+
+    def json_object(self) -> dict[str, Any]:
+        data = self.json()
+        if not isinstance(data, dict):
+            raise ApiError(400, "bad_request", f"expected a JSON object, got {type(data).__name__}")
+        return data

@@ -1,0 +1,266 @@
+"""Handlers for the parts: system, alerts, cache, backups, recommendations.
+
+A part that is not in use answers 404 ``not_available`` with how to enable it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from ..errors import BackupError, ConfigError, PerfkitError
+from .context import Ctx
+from .router import ApiError
+
+__all__ = ["jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, datetimes and objects with to_dict() as plain JSON values."""
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return jsonable(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def _part(ctx: Ctx, name: str, how: str) -> Any:
+    """The kit's part `name` (created on first use where the kit can), or a 404."""
+    component = ctx.kit.components.get(name)
+    if component is not None:
+        return component
+    try:
+        component = getattr(ctx.kit, name, None)
+    except (ConfigError, PerfkitError, ImportError) as exc:
+        raise ApiError(404, "not_available", f"{name} is not available: {exc}") from None
+    if component is None:
+        raise ApiError(404, "not_available", f"{name} is not available; {how}")
+    return component
+
+
+# ---------------------------------------------------------------- system
+def system_current(ctx: Ctx) -> Any:
+    monitor = _part(ctx, "system", "install psutil")
+    return {
+        "metrics": jsonable(monitor.get_current_metrics()),
+        "health": jsonable(monitor.get_health_status()),
+    }
+
+
+def system_history(ctx: Ctx) -> Any:
+    monitor = _part(ctx, "system", "install psutil")
+    minutes = ctx.query["minutes"]
+    cutoff = ctx.kit.clock.time() - minutes * 60
+    history = [jsonable(m) for m in list(getattr(monitor, "history", []))]
+    points = [m for m in history if _epoch(m.get("timestamp")) >= cutoff]
+    return {"minutes": minutes, "history": points}
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def system_processes(ctx: Ctx) -> Any:
+    monitor = _part(ctx, "system", "install psutil")
+    return {"processes": jsonable(monitor.get_process_metrics(top_n=ctx.query["top"]))}
+
+
+# ---------------------------------------------------------------- alerts
+def _alerts(ctx: Ctx) -> Any:
+    return _part(ctx, "alerts", "alerts come with the kit")
+
+
+def alerts_history(ctx: Ctx) -> Any:
+    manager = _alerts(ctx)
+    return {
+        "alerts": jsonable(
+            manager.get_alert_history(hours=ctx.query["hours"], severity=ctx.query["severity"])
+        )
+    }
+
+
+def alerts_active(ctx: Ctx) -> Any:
+    return {"alerts": jsonable(_alerts(ctx).get_active_alerts())}
+
+
+def alerts_summary(ctx: Ctx) -> Any:
+    return jsonable(_alerts(ctx).get_alert_summary(hours=ctx.query["hours"]))
+
+
+def alerts_status(ctx: Ctx) -> Any:
+    manager = _alerts(ctx)
+    status = getattr(manager, "status", None)
+    return jsonable(status() if callable(status) else {"active": manager.get_active_alerts()})
+
+
+def rules_list(ctx: Ctx) -> Any:
+    manager = _alerts(ctx)
+    rules = getattr(manager, "rules", {})
+    values = rules.values() if isinstance(rules, dict) else rules
+    return {"rules": [_rule_dict(rule) for rule in values]}
+
+
+def _rule_dict(rule: Any) -> Any:
+    to_dict = getattr(rule, "to_dict", None)
+    if callable(to_dict):
+        return jsonable(to_dict())
+    return {"name": getattr(rule, "name", str(rule))}
+
+
+def rules_add(ctx: Ctx) -> Any:
+    manager = _alerts(ctx)
+    body = ctx.json_object()
+    if "condition" in body:
+        raise ApiError(
+            400, "bad_rule", "condition callables cannot be sent over HTTP; use metric thresholds"
+        )
+    from ..alerts import AlertRule
+
+    try:
+        rule = AlertRule(**body)
+        manager.add_alert_rule(rule)
+    except TypeError as exc:
+        raise ApiError(400, "bad_rule", f"invalid rule fields: {exc}") from None
+    except ValueError as exc:
+        raise ApiError(400, "bad_rule", str(exc)) from None
+    ctx.kit.audit("alert_rule", "add", str(body.get("name")), body, ctx.request.client)
+    return {"rule": _rule_dict(rule)}
+
+
+def rules_delete(ctx: Ctx) -> Any:
+    manager = _alerts(ctx)
+    name = ctx.args.get("name") or ctx.query.get("name")
+    if not name:
+        raise ApiError(400, "bad_parameter", "name the rule: DELETE /api/alerts/rules/{name}")
+    if not manager.remove_alert_rule(name):
+        raise ApiError(404, "not_found", f"no alert rule named {name!r}")
+    ctx.kit.audit("alert_rule", "delete", name, None, ctx.request.client)
+    return {"deleted": name}
+
+
+def rules_test(ctx: Ctx) -> Any:
+    manager = _alerts(ctx)
+    try:
+        return jsonable(manager.test_rule(ctx.args["name"]))
+    except KeyError:
+        raise ApiError(404, "not_found", f"no alert rule named {ctx.args['name']!r}") from None
+
+
+def alerts_webhook(ctx: Ctx) -> Any:
+    manager = _alerts(ctx)
+    secret = getattr(ctx.kit.settings, "alert_webhook_secret", None)
+    if secret:
+        import hashlib
+        import hmac
+
+        expected = (
+            "sha256=" + hmac.new(secret.encode(), ctx.request.body, hashlib.sha256).hexdigest()
+        )
+        given = ctx.request.headers.get("x-perfkit-signature", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ApiError(401, "bad_signature", "X-Perfkit-Signature does not match the body")
+    payload = ctx.json_object()
+    try:
+        alert = manager.ingest_external(payload)
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, "bad_alert", str(exc)) from None
+    return {"accepted": jsonable(alert)}
+
+
+# ----------------------------------------------------------------- cache
+def cache_stats(ctx: Ctx) -> Any:
+    cache = _part(ctx, "cache", "use perfkit's cache (kit.cache or CacheManager)")
+    return jsonable(cache.get_stats())
+
+
+def cache_clear(ctx: Ctx) -> Any:
+    cache = _part(ctx, "cache", "use perfkit's cache (kit.cache or CacheManager)")
+    cleared = cache.clear()
+    ctx.kit.audit("cache", "clear", "cache", None, ctx.request.client)
+    return {"cleared": jsonable(cleared) if cleared is not None else True}
+
+
+# --------------------------------------------------------------- backups
+def _backups(ctx: Ctx) -> Any:
+    return _part(ctx, "backups", "set PERFKIT_DATABASE_URL")
+
+
+def _name(ctx: Ctx) -> str:
+    name = ctx.args["name"]
+    if (
+        not name
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or name in (".", "..")
+        or name.startswith(".")
+    ):
+        raise ApiError(400, "bad_name", f"{name!r} is not a backup file name")
+    return name
+
+
+def backups_list(ctx: Ctx) -> Any:
+    return {"backups": jsonable(_backups(ctx).list_backups())}
+
+
+def backups_create(ctx: Ctx) -> Any:
+    manager = _backups(ctx)
+    try:
+        info = manager.create_backup()
+    except BackupError as exc:
+        raise ApiError(502, "backup_failed", str(exc)) from None
+    ctx.kit.audit("backup", "create", getattr(info, "filename", "?"), None, ctx.request.client)
+    return {"backup": jsonable(info)}
+
+
+def backups_stats(ctx: Ctx) -> Any:
+    return jsonable(_backups(ctx).get_backup_stats())
+
+
+def backups_delete(ctx: Ctx) -> Any:
+    name = _name(ctx)
+    try:
+        deleted = _backups(ctx).delete_backup(name)
+    except ValueError as exc:
+        raise ApiError(400, "bad_name", str(exc)) from None
+    if not deleted:
+        raise ApiError(404, "not_found", f"no backup named {name!r}")
+    ctx.kit.audit("backup", "delete", name, None, ctx.request.client)
+    return {"deleted": name}
+
+
+def backups_restore(ctx: Ctx) -> Any:
+    name = _name(ctx)
+    manager = _backups(ctx)
+    if name not in {getattr(b, "filename", None) for b in manager.list_backups()}:
+        raise ApiError(404, "not_found", f"no backup named {name!r}")
+    try:
+        result = manager.restore_backup(name)
+    except ValueError as exc:
+        raise ApiError(400, "bad_name", str(exc)) from None
+    except BackupError as exc:
+        raise ApiError(409, "restore_refused", str(exc)) from None
+    ctx.kit.audit("backup", "restore", name, None, ctx.request.client)
+    return {"restored": name, "result": jsonable(result)}
+
+
+# ------------------------------------------------------- recommendations
+def recommendations(ctx: Ctx) -> Any:
+    fn = getattr(ctx.kit, "get_recommendations", None)
+    if not callable(fn):
+        raise ApiError(404, "not_available", "recommendations are not available")
+    return {"recommendations": jsonable(fn())}

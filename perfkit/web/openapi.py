@@ -1,0 +1,102 @@
+"""The OpenAPI 3.1 document, generated from the route table."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .._version import __version__
+from .router import RouteTable
+
+__all__ = ["document"]
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+}
+_REASONS = {
+    200: "OK", 400: "Bad parameter or body", 401: "Missing or wrong token", 403: "Forbidden",
+    404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Body too large",
+    429: "Rate limited", 502: "The backend failed", 503: "Critical",
+}  # fmt: skip
+
+
+def document(table: RouteTable, prefix: str) -> dict[str, Any]:
+    """OpenAPI 3.1 for every route; paths include the prefix."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in table.routes:
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": _operation_id(route.method, route.pattern),
+            "parameters": [
+                {
+                    "name": p.name,
+                    "in": "query",
+                    "required": False,
+                    "schema": p.schema(),
+                    "description": p.description or p.expected(),
+                }
+                for p in route.params
+            ]
+            + [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in re.findall(r"\{([a-z_]+)\}", route.pattern)
+            ],
+            "responses": _responses(route.statuses, route.content_type, route.access),
+        }
+        if route.access != "public":
+            operation["security"] = [{"bearer": []}]
+        if route.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": dict(route.body)}},
+            }
+        paths.setdefault(prefix + (route.pattern if route.pattern != "/" else "/"), {})[
+            route.method.lower()
+        ] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "perfkit API", "version": __version__},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": _ERROR},
+        },
+    }
+
+
+def _responses(statuses: tuple[int, ...], content_type: str, access: str) -> dict[str, Any]:
+    codes = set(statuses or (200,)) | {200, 400}
+    if access != "public":
+        codes |= {401, 403, 429}
+    out: dict[str, Any] = {}
+    for code in sorted(codes):
+        if code == 200 and content_type != "application/json":
+            out["200"] = {
+                "description": _REASONS[200],
+                "content": {content_type: {"schema": {"type": "string"}}},
+            }
+        elif code == 200:
+            out["200"] = {
+                "description": _REASONS[200],
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        elif code == 503:
+            out["503"] = {
+                "description": _REASONS[503],
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        else:
+            out[str(code)] = {
+                "description": _REASONS.get(code, "Error"),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+    return out
+
+
+def _operation_id(method: str, pattern: str) -> str:
+    words = (
+        re.sub(r"[{}]", "", pattern).strip("/").replace("/", "_").replace(".", "_") or "dashboard"
+    )
+    return f"{method.lower()}_{words}"

@@ -1,0 +1,2 @@
+"use strict";
+document.getElementById("status").textContent = "The dashboard is being built.";
