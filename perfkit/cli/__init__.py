@@ -12,6 +12,8 @@ __all__ = ["main"]
 def build_parser() -> argparse.ArgumentParser:
     from . import backup as backup_cmd
     from . import demo as demo_cmd
+    from . import monitor as monitor_cmd
+    from . import service as service_cmd
 
     parser = argparse.ArgumentParser(
         prog="perfkit", description="Performance monitoring for Python web services."
@@ -19,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     demo_cmd.add_parser(sub)
+    monitor_cmd.add_parser(sub)
+    service_cmd.add_parsers(sub)
     backup_cmd.add_parser(sub)
     return parser
 
@@ -27,10 +31,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `perfkit` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ..errors import PerfkitError
+    from ._client import CliError
+
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except CliError as exc:
+        print(f"perfkit {args.command}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except (PerfkitError, ValueError) as exc:
+        print(f"perfkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

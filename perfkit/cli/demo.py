@@ -1,13 +1,18 @@
-"""`perfkit demo`: a sample app wrapped by perfkit, driven with traffic, then a summary."""
+"""`perfkit demo`: the main job. A sample app wrapped by perfkit, served with live traffic,
+the dashboard, sampler, alerts and backups running on embedded defaults."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import logging
+import os
 import random
 import sqlite3
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,44 +20,157 @@ from ..config import PerfkitSettings
 from ..kit import Perfkit
 from ..monitor import monitor_query_performance
 
-__all__ = ["add_parser", "build_demo_app", "run_demo"]
+__all__ = ["add_parser", "build_demo_app", "format_summary"]
+
+_log = logging.getLogger("perfkit.demo")
 
 
 def add_parser(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "demo", help="run a sample app under perfkit and show what it records"
+        "demo", help="serve a sample app under perfkit with traffic and the dashboard"
     )
-    parser.add_argument("--requests", type=int, default=400, help="requests to drive")
-    parser.add_argument("--seed", type=int, default=7, help="random seed for the traffic")
     parser.add_argument(
-        "--no-metrics", action="store_true", help="do not print the Prometheus text"
+        "--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free one)"
     )
+    parser.add_argument(
+        "--duration", type=float, help="stop after this many seconds and print a summary"
+    )
+    parser.add_argument("--no-traffic", action="store_true", help="do not generate traffic")
+    parser.add_argument("--rate", type=float, default=20.0, help="generated requests per second")
     parser.set_defaults(handler=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.requests < 1:
-        print(f"--requests must be >= 1, got {args.requests}", file=sys.stderr)
+    if not 0 <= args.port <= 65535:
+        print(f"--port must be in 0..65535, got {args.port}", file=sys.stderr)
         return 2
-    import logging
-
-    logging.getLogger("perfkit.requests").setLevel(logging.ERROR)  # the table lists them
-    kit = run_demo(args.requests, args.seed)
+    if args.duration is not None and args.duration <= 0:
+        print(f"--duration must be > 0 seconds, got {args.duration}", file=sys.stderr)
+        return 2
+    if not 0 < args.rate <= 1000:
+        print(f"--rate must be in (0, 1000], got {args.rate}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("perfkit.requests").setLevel(logging.ERROR)  # the summary lists them
+    settings = PerfkitSettings.from_env(slow_request_threshold=0.25)
+    os.makedirs(settings.data_dir, exist_ok=True)
+    kit = Perfkit(settings)
+    demo = Demo(kit, args.port)
+    demo.start(traffic=not args.no_traffic, rate=args.rate)
+    print(f"perfkit demo serving on {demo.base_url}", flush=True)
+    print(f"  dashboard: {demo.base_url}{settings.prefix}/", flush=True)
+    print(f"  metrics:   {demo.base_url}{settings.prefix}/metrics", flush=True)
+    print(f"  snapshot:  {demo.base_url}{settings.prefix}/api/snapshot", flush=True)
+    print(
+        "  stop with Ctrl-C" if args.duration is None else f"  stopping in {args.duration:g}s",
+        flush=True,
+    )
+    try:
+        demo.stopped.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.stop()
     print(format_summary(kit))
-    if not args.no_metrics:
-        print(kit.render_metrics()[1].decode())
     return 0
 
 
+class Demo:
+    """The demo service: server thread, traffic thread, and the kit's background work."""
+
+    def __init__(self, kit: Perfkit, port: int) -> None:
+        from socketserver import ThreadingMixIn
+        from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+        from ..middleware.wsgi import PerfkitMiddleware
+
+        class _Server(ThreadingMixIn, WSGIServer):
+            daemon_threads = True
+
+        class _QuietHandler(WSGIRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return None  # perfkit records requests; no access log on the console
+
+        self.kit = kit
+        self.app = _error_pages(PerfkitMiddleware(build_demo_app(kit), kit))
+        self.server = make_server("127.0.0.1", port, self.app, _Server, _QuietHandler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+        self.stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, traffic: bool, rate: float) -> None:
+        self._start_thread(self.server.serve_forever, "perfkit-demo-server")
+        if traffic:
+            self._start_thread(lambda: self._traffic(rate), "perfkit-demo-traffic")
+        self.kit.start()
+
+    def _start_thread(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _traffic(self, rate: float) -> None:
+        paths = [
+            "/users/{n}", "/users/{n}", "/users/{n}", "/products", "/products",
+            "/orders/{uuid}", "/checkout", "/report", "/missing/{n}",
+        ]  # fmt: skip
+        rng = random.Random(7)
+        while not self.stopped.wait(rng.expovariate(rate)):
+            path = rng.choice(paths).format(n=rng.randint(1, 120), uuid=_uuid(rng))
+            method = "POST" if path == "/checkout" else "GET"
+            request = urllib.request.Request(
+                self.base_url + path, method=method, data=b"" if method == "POST" else None
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    response.read()
+            except OSError:
+                pass  # 4xx/5xx are the demo's point; perfkit records them
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.kit.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def _error_pages(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """Turn the app's exceptions into 500 pages, as a framework would (perfkit sits inside
+    and has already recorded the exception type)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return app(environ, start_response)
+        except Exception:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+            return [b"internal error"]
+
+    return wrapped
+
+
+def _uuid(rng: random.Random) -> str:
+    import uuid
+
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
 def build_demo_app(kit: Perfkit) -> Callable[..., Iterable[bytes]]:
-    """A small WSGI app: ids in paths, a slow endpoint, a flaky one, SQLite queries."""
+    """A small WSGI app: ids in paths, a slow and a flaky endpoint, SQL queries, a cached one."""
     db = sqlite3.connect(":memory:", check_same_thread=False)
+    lock = threading.Lock()
     db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
     db.executemany("INSERT INTO users VALUES (?, ?)", [(i, f"user{i}") for i in range(1, 101)])
 
     @monitor_query_performance(kit=kit)
     def query(sql: str, *params: Any) -> list[Any]:
-        return db.execute(sql, params).fetchall()
+        with lock:
+            return db.execute(sql, params).fetchall()
+
+    catalogue = _cached_catalogue(kit, query)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
@@ -60,55 +178,46 @@ def build_demo_app(kit: Perfkit) -> Callable[..., Iterable[bytes]]:
         status, body = "200 OK", b"ok"
         if parts[:1] == ["users"] and len(parts) == 2 and parts[1].isdigit():
             rows = query("SELECT name FROM users WHERE id = ?", int(parts[1]))
-            status, body = ("200 OK", rows[0][0].encode()) if rows else ("404 Not Found", b"no")
+            status, body = (
+                ("200 OK", rows[0][0].encode()) if rows else ("404 Not Found", b"no such user")
+            )
+        elif parts[:1] == ["orders"] and len(parts) == 2:
+            body = f"order {parts[1]}".encode()
+        elif parts == ["products"]:
+            body = catalogue().encode()
         elif parts == ["report"]:
-            time.sleep(random.uniform(0.02, 0.06))  # the demo's deliberately slow endpoint
+            time.sleep(random.uniform(0.1, 0.6))  # the demo's deliberately slow endpoint
             body = b"report"
         elif parts == ["checkout"]:
             if random.random() < 0.1:
                 raise RuntimeError("payment provider timed out")
-        elif parts != ["health"]:
+            body = b"paid"
+        elif parts:
             status, body = "404 Not Found", b"not found"
+        else:
+            body = b"perfkit demo: try /users/1, /products, /report, /checkout"
         start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
 
     return app
 
 
-def run_demo(requests: int = 400, seed: int = 7) -> Perfkit:
-    """Drive `requests` requests through the wrapped demo app in-process; return the kit."""
-    from ..middleware.wsgi import PerfkitMiddleware
+def _cached_catalogue(kit: Perfkit, query: Callable[..., list[Any]]) -> Callable[[], str]:
+    """The product list, through perfkit's cache when it is available."""
 
-    random.seed(seed)
-    kit = Perfkit(PerfkitSettings(slow_request_threshold=0.05))
-    app = PerfkitMiddleware(build_demo_app(kit), kit)
-    paths = [
-        "/users/{}",
-        "/users/{}",
-        "/users/{}",
-        "/health",
-        "/checkout",
-        "/report",
-        "/missing/{}",
-    ]
-    for _ in range(requests):
-        path = random.choice(paths).format(random.randint(1, 120))
-        environ = {
-            "REQUEST_METHOD": "POST" if path == "/checkout" else "GET",
-            "PATH_INFO": path,
-            "SERVER_NAME": "demo",
-            "SERVER_PORT": "80",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.url_scheme": "http",
-        }
-        try:
-            body = app(environ, lambda status, headers, exc_info=None: None)
-            for _chunk in body:
-                pass
-            getattr(body, "close", lambda: None)()
-        except RuntimeError:
-            pass  # the failing endpoint: recorded as a 500 by the middleware
-    return kit
+    def load() -> str:
+        rows = query("SELECT count(*) FROM users")
+        return f"{rows[0][0]} products"
+
+    try:
+        from ..cache import cached
+
+        cache = getattr(kit, "cache", None)
+        if cache is not None:
+            return cached(ttl=5, key_prefix="demo", cache=cache)(load)
+    except Exception as exc:  # the demo runs without the cache rather than not at all
+        _log.warning("demo cache unavailable: %s", exc)
+    return load
 
 
 def format_summary(kit: Perfkit) -> str:

@@ -1,0 +1,90 @@
+"""Talking to a running service's perfkit API from the command line (stdlib urllib only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+__all__ = ["ApiClient", "CliError", "add_service_options"]
+
+DEFAULT_URL = "http://127.0.0.1:8000/perfkit"
+
+
+class CliError(Exception):
+    """A failure to report in one line, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_service_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("PERFKIT_URL", DEFAULT_URL),
+        help=f"the service's perfkit prefix URL (default: $PERFKIT_URL or {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("PERFKIT_TOKEN"),
+        help="API token (default: $PERFKIT_TOKEN)",
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+class ApiClient:
+    """GET/POST JSON against ``<url>/<path>``; errors become `CliError` with the API's detail."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise CliError(f"--url {url!r} must start with http:// or https://", 2)
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ApiClient:
+        return cls(args.url, args.token, args.timeout)
+
+    def request(
+        self, method: str, path: str, body: Any = None, accept: str = "application/json"
+    ) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Accept", accept)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), bytes(exc.read())
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CliError(f"cannot reach {self.url}: {reason}") from None
+
+    def json(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
+        status, raw = self.request(method, path, body)
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            raise CliError(f"{method} {path}: HTTP {status}, not JSON") from None
+        if status not in ok:
+            detail = (
+                data.get("detail") if isinstance(data, dict) else raw[:200].decode(errors="replace")
+            )
+            raise CliError(f"{method} {path}: HTTP {status}: {detail}")
+        return data
+
+    def get(self, path: str, ok: tuple[int, ...] = (200,)) -> Any:
+        return self.json("GET", path, ok=ok)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.json("POST", path, body)
