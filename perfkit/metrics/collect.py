@@ -40,7 +40,9 @@ def registry_families(registry: Registry) -> list[MetricFamily]:
     queries = MetricFamily(
         "app_db_query_duration_seconds", "histogram", "Database query duration, by operation."
     )
-    gauges = MetricFamily("app_gauge", "gauge", "Gauges set with kit.set_gauge(name, value).")
+    gauges = MetricFamily(
+        "app_custom_value", "gauge", "Values set with kit.set_gauge(name, value)."
+    )
     bounds = registry.bucket_bounds
     with registry.locked():
         for (method, route), stats in registry.endpoints.items():

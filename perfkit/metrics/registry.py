@@ -23,6 +23,14 @@ __all__ = ["MinuteBucket", "QueryStats", "Registry"]
 _log = logging.getLogger("perfkit.requests")
 
 _MAX_ERROR_TYPES = 100
+_INF = float("inf")
+
+
+def _sane(duration: float) -> float:
+    """A duration fit to aggregate: negative (clock steps), NaN and infinite become 0."""
+    return duration if 0.0 <= duration < _INF else 0.0
+
+
 _MAX_CALLS = 500
 
 
@@ -154,6 +162,10 @@ class Registry:
         runs inline only when the queue is full. `route` None means "template
         `path`" (done in the batch, not on the request path).
         """
+        if not 0.0 <= duration < _INF:
+            duration = 0.0  # negative (a clock step), NaN or infinite: never poison the sums
+        if ttfb is not None and not 0.0 <= ttfb < _INF:
+            ttfb = None
         pending = self._pending
         pending.append(
             (self.clock.time(), method, route, status, duration, size, ttfb,
@@ -194,8 +206,6 @@ class Registry:
                  user, organization, error_type, path, request_id) = record  # fmt: skip
                 if route is None:
                     route = template(path or "/")
-                if duration < 0:
-                    duration = 0.0  # clocks can step; a negative duration is noise
                 key = (method, route)
                 stats = endpoints.get(key)
                 if stats is None:
@@ -362,7 +372,7 @@ class Registry:
     ) -> None:
         """Record one query; only its fingerprint is kept, never parameter values."""
         now = self.clock.time()
-        duration = max(duration, 0.0)
+        duration = _sane(duration)
         fingerprint, operation = fingerprint_sql(query)
         threshold = self.settings.slow_query_threshold if slow_threshold is None else slow_threshold
         slow = duration > threshold
@@ -405,7 +415,7 @@ class Registry:
         self, name: str, duration: float, error: bool = False, slow_threshold: float | None = None
     ) -> None:
         """Record one call of a monitored function (outbound API calls and the like)."""
-        duration = max(duration, 0.0)
+        duration = _sane(duration)
         with self._lock:
             stats = self.calls.get(name)
             if stats is None:

@@ -20,6 +20,7 @@ __all__ = ["DEFAULT_RELATIVE_ACCURACY", "QuantileSketch"]
 
 DEFAULT_RELATIVE_ACCURACY = 0.0075
 _MIN_POSITIVE = 1e-9  # values below a nanosecond count as zero
+_INF = float("inf")
 
 
 class QuantileSketch:
@@ -63,8 +64,11 @@ class QuantileSketch:
         return (self._gamma - 1) / (self._gamma + 1)
 
     def add(self, value: float, weight: int = 1) -> None:
-        """Record `value` (`weight` times). Negative values count as zero."""
+        """Record `value` (`weight` times). Negative values count as zero; NaN and
+        infinities are ignored (they have no rank)."""
         if value > _MIN_POSITIVE:
+            if value == _INF:
+                return
             index = math.ceil(math.log(value) * self._multiplier)
             pos = index - self.offset
             counts = self.counts
@@ -72,6 +76,8 @@ class QuantileSketch:
                 counts[pos] += weight
             else:
                 self._add_outside(index, weight)
+        elif value != value:  # NaN
+            return
         else:
             self.zero_count += weight
             value = max(value, 0.0)
@@ -92,8 +98,12 @@ class QuantileSketch:
         zeros = 0
         log = math.log
         ceil = math.ceil
+        skipped = 0
         for value in values:
             if value > _MIN_POSITIVE:
+                if value == _INF:
+                    skipped += 1
+                    continue
                 pos = ceil(log(value) * multiplier) - offset
                 if 0 <= pos < size:
                     counts[pos] += 1
@@ -102,6 +112,9 @@ class QuantileSketch:
                     counts = self.counts
                     offset = self.offset
                     size = len(counts)
+            elif value != value:  # NaN
+                skipped += 1
+                continue
             else:
                 zeros += 1
                 value = max(value, 0.0)
@@ -110,7 +123,7 @@ class QuantileSketch:
             if value > high:
                 high = value
         self.zero_count += zeros
-        self.count += len(values)
+        self.count += len(values) - skipped
         self.min = low
         self.max = high
 

@@ -24,8 +24,25 @@ _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def choose_format(accept: str | None) -> bool:
-    """True when the `Accept` header asks for OpenMetrics."""
-    return bool(accept) and "application/openmetrics-text" in str(accept)
+    """True when the `Accept` header accepts OpenMetrics (media types are case-insensitive;
+    ``q=0`` means "not acceptable")."""
+    if not accept:
+        return False
+    for item in str(accept).split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media.lower() != "application/openmetrics-text":
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            return True
+    return False
 
 
 def escape_label_value(value: str) -> str:
