@@ -83,6 +83,9 @@ class PerfkitSettings:
     backup_hour: int = field(default=2, metadata=_check("int", 0, 23))
     backup_minute: int = field(default=0, metadata=_check("int", 0, 59))
     backup_timezone: str | None = field(default=None, metadata=_check("optional_str"))
+    backup_compress: bool = field(default=True, metadata=_check("bool"))
+    # 32 bytes as 64 hex digits or base64: AES-256-GCM at rest (needs perfkit[crypto])
+    backup_encryption_key: str | None = field(default=None, metadata=_check("optional_str"))
     # --- cache ---
     cache_backend: str = field(default="auto", metadata=_check("cache_backend"))
     cache_default_ttl: float = field(default=300.0, metadata=_check("float", 0.0))
@@ -123,7 +126,7 @@ class PerfkitSettings:
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-serialisable values, secrets masked."""
         out = dataclasses.asdict(self)
-        for secret in ("token", "user_id_hash_key", "cache_signing_key"):
+        for secret in ("token", "user_id_hash_key", "cache_signing_key", "backup_encryption_key"):
             if out.get(secret):
                 out[secret] = "***"
         if out.get("redis_url"):

@@ -72,6 +72,12 @@ class Perfkit:
         # hook(method, path, status, duration, user, request_id) after each request
         # (e.g. the request log); must be cheap, it runs on the request path
         self.request_hooks: list[Callable[..., None]] = []
+        if self.settings.log_requests:
+            from .logs import make_request_logger  # lazy: keeps `import perfkit` light
+
+            hook = make_request_logger(self.settings)
+            if hook is not None:
+                self.request_hooks.append(hook)
 
     # ------------------------------------------------------------ wiring
     def register_component(self, name: str, component: object) -> None:
