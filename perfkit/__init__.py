@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .alerts import AlertRule
     from .config import PerfkitSettings
     from .errors import (
         BackendError,
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
     )
     from .kit import Perfkit, get_kit, set_default_kit
     from .monitor import monitor_api_performance, monitor_query_performance
+    from .system import SystemMonitor
 
 __all__ = [
+    "AlertRule",
     "BackendError",
     "BackupError",
     "CacheBackendError",
@@ -32,6 +35,7 @@ __all__ = [
     "Perfkit",
     "PerfkitError",
     "PerfkitSettings",
+    "SystemMonitor",
     "__version__",
     "get_kit",
     "monitor_api_performance",
@@ -53,6 +57,8 @@ _LAZY = {
     "BackendError": ".errors",
     "CacheBackendError": ".errors",
     "BackupError": ".errors",
+    "SystemMonitor": ".system",
+    "AlertRule": ".alerts",
 }
 
 

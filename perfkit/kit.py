@@ -26,6 +26,7 @@ from .web.exposition import (
 
 if TYPE_CHECKING:
     from .alerts.manager import AlertManager
+    from .backup import BackupScheduler, DatabaseBackup
     from .cache.manager import CacheManager
     from .health import HealthCheck, HealthChecks
     from .system import SystemMonitor
@@ -209,6 +210,30 @@ class Perfkit:
     ) -> None:
         """Add a readiness check; see `perfkit.health.HealthChecks.add_health_check`."""
         self.health_checks.add_health_check(name, check, timeout=timeout, critical=critical)
+
+    @property
+    def backups(self) -> DatabaseBackup:
+        """Backups of ``settings.database_url`` (component "backups"); `ConfigError` if unset."""
+        with self._lock:
+            backups = self.components.get("backups")
+            if backups is None:
+                from .backup.wiring import backups_from_settings
+
+                backups = backups_from_settings(self.settings, self.clock)
+                self.register_component("backups", backups)
+        return backups  # type: ignore[return-value]
+
+    @property
+    def backup_scheduler(self) -> BackupScheduler:
+        """The daily backup job (component "backup_scheduler"), started by `start()`."""
+        with self._lock:
+            scheduler = self.components.get("backup_scheduler")
+            if scheduler is None:
+                from .backup.wiring import scheduler_from_settings
+
+                scheduler = scheduler_from_settings(self.settings, self.backups, self.clock)
+                self.register_component("backup_scheduler", scheduler)
+        return scheduler  # type: ignore[return-value]
 
     def get_recommendations(self) -> list[str]:
         """Actionable sentences from the current snapshot (`perfkit.recommendations`)."""

@@ -131,7 +131,7 @@ def rules_add(ctx: Ctx) -> Any:
     from ..alerts import AlertRule
 
     try:
-        rule = AlertRule(**body)
+        rule = AlertRule.from_dict(body)
         manager.add_alert_rule(rule)
     except TypeError as exc:
         raise ApiError(400, "bad_rule", f"invalid rule fields: {exc}") from None
@@ -173,7 +173,7 @@ def alerts_webhook(ctx: Ctx) -> Any:
         given = ctx.request.headers.get("x-perfkit-signature", "")
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise ApiError(401, "bad_signature", "X-Perfkit-Signature does not match the body")
-    payload = ctx.json_object()
+    payload = ctx.json_object()  # rejects non-JSON and non-objects with a 400 first
     try:
         alert = manager.ingest_external(payload)
     except (TypeError, ValueError) as exc:

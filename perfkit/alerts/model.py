@@ -1,0 +1,94 @@
+"""The alert value objects: severities, `Alert`, and the `AlertEvent` notifiers receive."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+__all__ = ["SEVERITIES", "Alert", "AlertEvent", "Severity", "check_severity", "iso"]
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def check_severity(value: object, what: str = "severity") -> Severity:
+    """`value` as a `Severity`, or a ValueError naming it and the allowed values."""
+    if value not in SEVERITIES:
+        raise ValueError(f"{what} must be one of {', '.join(SEVERITIES)}, got {value!r}")
+    return value
+
+
+def iso(ts: float | None) -> str | None:
+    """An epoch timestamp as ISO 8601 UTC, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Alert:
+    """One alert episode: from firing (or external arrival) to resolution.
+
+    `state` is ``firing`` or ``resolved``; `source` is ``rule`` or ``external``.
+    Timestamps are epoch seconds.
+    """
+
+    name: str
+    severity: Severity
+    state: str
+    value: float | None
+    threshold: float | None
+    message: str
+    started_at: float
+    resolved_at: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    source: str = "rule"
+
+    def copy(self) -> Alert:
+        """A detached copy (events carry the alert as it was when notified)."""
+        return dataclasses.replace(self, labels=dict(self.labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form; timestamps as epoch seconds plus ISO strings."""
+        return {
+            "name": self.name,
+            "severity": self.severity,
+            "state": self.state,
+            "value": self.value,
+            "threshold": self.threshold,
+            "message": self.message,
+            "started_at": self.started_at,
+            "resolved_at": self.resolved_at,
+            "started_at_iso": iso(self.started_at),
+            "resolved_at_iso": iso(self.resolved_at),
+            "labels": dict(self.labels),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """What a notifier receives: an alert and the transition (``firing`` or ``resolved``).
+
+    `repeat` is True when a long-firing alert is re-notified after the repeat interval;
+    `test` is True for `AlertManager.test_rule(name, send=True)`.
+    """
+
+    alert: Alert
+    transition: str
+    at: float
+    repeat: bool = False
+    test: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as the webhook JSON entry: the alert plus rule, transition and time."""
+        body = self.alert.to_dict()
+        body.update(rule=self.alert.name, transition=self.transition, sent_at=iso(self.at))
+        if self.repeat:
+            body["repeat"] = True
+        if self.test:
+            body["test"] = True
+        return body
