@@ -39,6 +39,12 @@ class PerfkitSettings:
     token: str | None = field(default=None, metadata=_check("optional_str"))
     metrics_public: bool = field(default=True, metadata=_check("bool"))
     api_rate_limit: int = field(default=600, metadata=_check("int", 0, 1_000_000))
+    # --- request guards (perfkit.guards; rate limits need perfkit[guards]) ---
+    rate_limit: str | None = field(default=None, metadata=_check("rate_limit"))
+    rate_limit_key: str = field(default="ip", metadata=_check("rate_limit_key"))
+    rate_limit_headers: bool = field(default=True, metadata=_check("bool"))
+    max_content_length: int | None = field(default=None, metadata=_check("size"))
+    trusted_proxies: str | None = field(default=None, metadata=_check("proxies"))
     # --- request metrics ---
     slow_request_threshold: float = field(default=2.0, metadata=_check("float", 0.0))
     slow_query_threshold: float = field(default=0.5, metadata=_check("float", 0.0))
@@ -63,6 +69,10 @@ class PerfkitSettings:
     data_dir: str = field(default="perfkit-data", metadata=_check("str"))
     redis_url: str | None = field(default=None, metadata=_check("optional_str"))
     redis_namespace: str = field(default="perfkit", metadata=_check("str"))
+    # where metrics aggregate: "auto" is Redis when redis_url is set, else memory
+    metrics_store: str = field(default="auto", metadata=_check("metrics_store"))
+    # memory store only: save the figures here (JSON, atomically) and reload them at start
+    metrics_file: str | None = field(default=None, metadata=_check("optional_str"))
     flush_interval: float = field(default=5.0, metadata=_check("float", 0.05, 3600))
     # --- logging ---
     app_name: str = field(default="app", metadata=_check("str"))
@@ -161,6 +171,11 @@ _EXPECTED = {
     "buckets": "comma-separated increasing positive numbers (e.g. 0.1,0.5,1)",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "cache_backend": "one of auto, memory, redis",
+    "metrics_store": "one of auto, memory, redis",
+    "rate_limit": "limits like 100/minute or 10/second;1000/hour",
+    "rate_limit_key": "one of ip, user",
+    "size": "a size in bytes from 1 to 1 TiB (e.g. 16777216 or 16MiB)",
+    "proxies": "comma-separated IP addresses or CIDR networks (e.g. 10.0.0.1,192.168.0.0/16)",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -212,6 +227,11 @@ def _validate(name: str, value: Any, meta: Mapping[str, Any], label: str) -> Any
         "buckets": lambda: _buckets(value, bad),
         "log_level": lambda: _choice(str(value).upper(), _LOG_LEVELS, bad),
         "cache_backend": lambda: _choice(str(value).lower(), _CACHE_BACKENDS, bad),
+        "metrics_store": lambda: _choice(str(value).lower(), _CACHE_BACKENDS, bad),
+        "rate_limit_key": lambda: _choice(str(value).lower(), ("ip", "user"), bad),
+        "rate_limit": lambda: _guard_value("rate_limit", value, bad),
+        "size": lambda: _guard_value("size", value, bad),
+        "proxies": lambda: _guard_value("proxies", value, bad),
     }
     return checks[kind]()
 
@@ -278,6 +298,25 @@ def _buckets(value: Any, bad: Callable[..., ConfigError]) -> tuple[float, ...]:
     if any(a >= b for a, b in itertools.pairwise(buckets)):
         raise bad("must be strictly increasing")
     return buckets
+
+
+def _guard_value(kind: str, value: Any, bad: Callable[..., ConfigError]) -> Any:
+    """Optional guard settings, checked by perfkit.guards' parsers (no third-party imports)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    from .guards import spec
+    from .guards.clients import parse_proxies
+
+    try:
+        if kind == "size":
+            return spec.parse_size(value)
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        if kind == "rate_limit":
+            return ";".join(str(s) for s in spec.parse_rate_limits(value))
+        return ",".join(str(n) for n in parse_proxies(value)) or None
+    except ValueError as exc:
+        raise bad(str(exc)) from None
 
 
 def _choice(value: str, choices: tuple[str, ...], bad: Callable[..., ConfigError]) -> str:

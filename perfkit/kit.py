@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from ._version import __version__
 from .clock import Clock, SystemClock
 from .component import call_optional, collect_from
 from .config import PerfkitSettings
+from .errors import ConfigError
 from .metrics.collect import registry_families
 from .metrics.families import Collector, MetricFamily
 from .metrics.registry import Registry
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from .alerts.manager import AlertManager
     from .backup import BackupScheduler, DatabaseBackup
     from .cache.manager import CacheManager
+    from .guards import Guards
     from .health import HealthCheck, HealthChecks
     from .system import SystemMonitor
 
@@ -48,6 +51,9 @@ class Perfkit:
         registry: where records go; a `Registry` when omitted.
         authorize: ``authorize(request) -> bool`` deciding who may use the
             HTTP API (instead of, or besides, ``settings.token``).
+        store: ``"memory"``, ``"redis"`` (fleet mode) or a store object; by
+            default ``settings.metrics_store`` ("auto": Redis when
+            ``settings.redis_url`` is set).
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class Perfkit:
         clock: Clock | None = None,
         registry: Registry | None = None,
         authorize: Callable[[Any], bool] | None = None,
+        store: str | object | None = None,
     ) -> None:
         self.settings = settings or PerfkitSettings()
         self.clock: Clock = clock or SystemClock()
@@ -70,6 +77,10 @@ class Perfkit:
         self._stopping = threading.Event()
         self._aggregator: threading.Thread | None = None
         self.started_at = self.clock.time()
+        self._view_cache: tuple[float, Registry] | None = None
+        self.fleet = self._make_store(store)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
         # hook(method, path, status, duration, user, request_id) after each request
         # (e.g. the request log); must be cheap, it runs on the request path
         self.request_hooks: list[Callable[..., None]] = []
@@ -92,6 +103,70 @@ class Perfkit:
             started = self._started
         if started:
             call_optional(component, "start")
+
+    def _make_store(self, store: str | object | None) -> Any:
+        """Pick where metrics aggregate: memory (optionally saved to a file) or Redis."""
+        choice = store if store is not None else self.settings.metrics_store
+        if not isinstance(choice, str):
+            self.register_component("fleet", choice)
+            return choice
+        if choice not in ("auto", "memory", "redis"):
+            raise ConfigError(f"store={choice!r} is not valid: expected 'memory' or 'redis'")
+        if choice == "redis" or (choice == "auto" and self.settings.redis_url):
+            if not self.settings.redis_url:
+                raise ConfigError(
+                    "the Redis metrics store needs PERFKIT_REDIS_URL (settings.redis_url)"
+                )
+            from .metrics.redis_store import RedisStore
+
+            fleet = RedisStore(
+                self.registry,
+                self.settings.redis_url,
+                self.settings.redis_namespace,
+                self.settings.flush_interval,
+                self.clock,
+            )
+            self.register_component("fleet", fleet)
+            return fleet
+        if self.settings.metrics_file:
+            from .metrics.file_store import FileStore
+
+            self.register_component(
+                "store",
+                FileStore(
+                    self.registry,
+                    self.settings.metrics_file,
+                    self.settings.flush_interval,
+                    self.clock,
+                ),
+            )
+        return None
+
+    def view(self) -> Registry:
+        """The figures to report: this process's registry, or in fleet mode the whole fleet's
+        (cached for half a second; this process's alone, logged, while Redis is unreachable)."""
+        if self.fleet is None:
+            return self.registry
+        now = self.clock.monotonic()
+        cached = self._view_cache
+        if cached is not None and now - cached[0] < 0.5:
+            return cached[1]
+        try:
+            view: Registry = self.fleet.fleet_registry()
+        except Exception as exc:
+            self.errors.report("fleet view (showing this process only)", exc, traceback=False)
+            local = getattr(self.fleet, "local_registry", None)
+            return local() if callable(local) else self.registry
+        self._view_cache = (now, view)
+        return view
+
+    def _after_fork(self) -> None:
+        """A forked worker (gunicorn --preload) has no threads: restart the background work."""
+        self._lock = threading.RLock()
+        self._view_cache = None
+        if self._started:
+            self._started = False
+            self.start()
 
     def add_collector(self, collector: Collector) -> None:
         """Add a source of metric families to `/metrics`."""
@@ -190,8 +265,23 @@ class Perfkit:
                 from .alerts.manager import AlertManager
 
                 manager = AlertManager(self.alert_metrics, clock=self.clock, settings=self.settings)
+                gate = getattr(self.fleet, "claim_notification", None)
+                if gate is not None:
+                    manager.fleet_gate = gate  # one notification per rule per cooldown, fleet-wide
                 self.register_component("alerts", manager)
         return manager  # type: ignore[return-value]
+
+    @property
+    def guards(self) -> Guards | None:
+        """Request guards (component "guards"), built from the settings when they enable
+        a rate limit or a body-size limit; None otherwise. See `perfkit.guards`."""
+        with self._lock:
+            guards = self.components.get("guards")
+            if guards is None:
+                from .guards import guards_from_settings
+
+                guards = guards_from_settings(self)  # registers itself when enabled
+        return guards  # type: ignore[return-value]
 
     @property
     def health_checks(self) -> HealthChecks:
@@ -408,19 +498,20 @@ class Perfkit:
             raise ValueError(
                 f"hours must be a number in (0, {self.settings.retention_hours}], got {hours!r}"
             )
-        return performance_summary(self.registry, hours)
+        return performance_summary(self.view(), hours)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything perfkit knows, as a JSON-serialisable dict (schema: docs/snapshot.md)."""
         now = self.clock.time()
+        view = self.view()
         snap: dict[str, Any] = {
             "version": __version__,
             "generated_at": iso(now),
             "started_at": iso(self.started_at),
             "uptime_seconds": max(now - self.started_at, 0.0),
-            "requests": requests_section(self.registry),
-            "queries": queries_section(self.registry),
-            "gauges": dict(self.registry.gauges),
+            "requests": requests_section(view),
+            "queries": queries_section(view),
+            "gauges": dict(view.gauges),
             "internal_errors": dict(self.errors.counts),
         }
         for name, component in list(self.components.items()):
@@ -435,8 +526,9 @@ class Perfkit:
 
     def alert_metrics(self) -> dict[str, float | None]:
         """The flat dict alert rules read: ``requests.*``, ``queries.*``, components', gauges."""
-        requests = requests_section(self.registry, hours=5 / 60)["summary"]
-        queries = queries_section(self.registry, hours=5 / 60)["summary"]
+        view = self.view()
+        requests = requests_section(view, hours=5 / 60)["summary"]
+        queries = queries_section(view, hours=5 / 60)["summary"]
         metrics: dict[str, float | None] = {
             "requests.rate": requests["rate"],
             "requests.error_rate": requests["error_rate"],
@@ -451,12 +543,12 @@ class Perfkit:
                 metrics.update(call_optional(component, "alert_metrics") or {})
             except Exception as exc:
                 self.errors.report(f"alert_metrics:{name}", exc)
-        metrics.update(self.registry.gauges)
+        metrics.update(view.gauges)
         return metrics
 
     def collect(self) -> list[MetricFamily]:
         """Every metric family: the registry's, the components' and added collectors'."""
-        families = registry_families(self.registry)
+        families = registry_families(self.view())
         sources: list[tuple[str, Callable[[], Iterable[MetricFamily]]]] = [
             (name, functools.partial(collect_from, c)) for name, c in list(self.components.items())
         ]

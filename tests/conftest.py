@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -91,6 +92,7 @@ def mysql_url() -> str:
 def run_server(tmp_path: Path) -> Iterator[object]:
     """Start a server command (with {port} filled in) and stop it after the test."""
     procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Any] = []
 
     def start(
         args: list[str],
@@ -100,7 +102,8 @@ def run_server(tmp_path: Path) -> Iterator[object]:
     ) -> int:
         port = port or free_port()
         cmd = [a.format(port=port, python=sys.executable) for a in args]
-        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed after the test
+        logs.append(log)
         full_env = {**os.environ, **(env or {})}
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
         procs.append(proc)
@@ -122,3 +125,5 @@ def run_server(tmp_path: Path) -> Iterator[object]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    for log in logs:
+        log.close()

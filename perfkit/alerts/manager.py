@@ -104,6 +104,8 @@ class AlertManager:
         self._sent: deque[float] = deque()
         self._declared: set[str] = set(known_metrics)
         self._lock = threading.RLock()
+        # fleet mode: fleet_gate(key, seconds) -> bool lets one process of many notify
+        self.fleet_gate: Callable[[str, float], bool] | None = None
         for notifier in notifiers:
             self.add_notifier(notifier)
         for rule in default_rules(self.settings) if rules is None else rules:
@@ -282,6 +284,13 @@ class AlertManager:
         if len(self._sent) >= self.max_alerts_per_hour:
             self.history.count("rate_limited")
             return []
+        if self.fleet_gate is not None:
+            rule = self.rules.get(alert.name)
+            window = float(getattr(rule, "cooldown_seconds", 0) or 60.0)
+            key = f"{alert.name}:{alert.severity}:{transition}:{int(repeat)}"
+            if not self.fleet_gate(key, window):
+                self.history.count("deduplicated")  # another worker of the fleet sent it
+                return []
         self._sent.append(now)
         self.history.count(None)
         if st is not None:

@@ -22,6 +22,13 @@ __all__ = ["MinuteBucket", "QueryStats", "Registry"]
 
 _log = logging.getLogger("perfkit.requests")
 
+# the aggregation tables (what `take_delta` hands over and `state` serialises)
+TABLES = (
+    "endpoints", "users", "organizations", "error_types", "slow_requests", "request_minutes",
+    "queries", "query_operations", "query_operation_sums", "slow_queries", "query_minutes",
+    "calls", "websocket_sessions", "dropped_endpoints",
+)  # fmt: skip
+
 _MAX_ERROR_TYPES = 100
 _INF = float("inf")
 
@@ -98,31 +105,53 @@ class Registry:
         self._ended = itertools.count()
         self._reads = 0
         self._counter_lock = threading.Lock()
+        self.in_progress_override: int | None = None
         self.reset()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget every figure (counters start from zero again)."""
-        s = self.settings
         self._pending.clear()
         with self._lock:
             self.started_at = self.clock.time()
-            self.bucket_bounds: tuple[float, ...] = s.histogram_buckets
-            self.endpoints: dict[tuple[str, str], EndpointStats] = {}
-            self.users: dict[str, _Tally] = {}
-            self.organizations: dict[str, _Tally] = {}
-            self.error_types: dict[str, int] = {}
-            self.slow_requests: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
-            self.request_minutes: dict[int, MinuteBucket] = {}
-            self.queries: dict[str, QueryStats] = {}
-            self.query_operations: dict[str, list[int]] = {}
-            self.query_operation_sums: dict[str, float] = {}
-            self.slow_queries: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
-            self.query_minutes: dict[int, MinuteBucket] = {}
-            self.calls: dict[str, DurationStats] = {}
             self.gauges: dict[str, float] = {}
-            self.websocket_sessions = 0
-            self.dropped_endpoints = 0
+            self._new_tables()
+
+    def _new_tables(self) -> None:
+        """Fresh aggregation tables (the caller holds the lock)."""
+        s = self.settings
+        self.bucket_bounds: tuple[float, ...] = s.histogram_buckets
+        self.endpoints: dict[tuple[str, str], EndpointStats] = {}
+        self.users: dict[str, _Tally] = {}
+        self.organizations: dict[str, _Tally] = {}
+        self.error_types: dict[str, int] = {}
+        self.slow_requests: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
+        self.request_minutes: dict[int, MinuteBucket] = {}
+        self.queries: dict[str, QueryStats] = {}
+        self.query_operations: dict[str, list[int]] = {}
+        self.query_operation_sums: dict[str, float] = {}
+        self.slow_queries: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
+        self.query_minutes: dict[int, MinuteBucket] = {}
+        self.calls: dict[str, DurationStats] = {}
+        self.websocket_sessions = 0
+        self.dropped_endpoints = 0
+
+    def take_delta(self) -> Registry:
+        """Hand over everything aggregated so far and start the tables afresh.
+
+        Used by stores that ship deltas (the Redis store): the returned
+        registry holds the tables, this one continues empty. Gauges are
+        values, not deltas, so they stay (and are copied).
+        """
+        self.drain()
+        delta = Registry(self.settings, self.clock)
+        with self._lock:
+            for name in TABLES:
+                setattr(delta, name, getattr(self, name))
+            delta.gauges = dict(self.gauges)
+            delta.started_at = self.started_at
+            self._new_tables()
+        return delta
 
     # ------------------------------------------------------------- requests
     def begin_request(self) -> None:
@@ -133,7 +162,9 @@ class Registry:
 
     @property
     def in_progress(self) -> int:
-        """Requests begun and not yet ended."""
+        """Requests begun and not yet ended (for a fleet view: summed over live workers)."""
+        if self.in_progress_override is not None:
+            return self.in_progress_override
         with self._counter_lock:
             # each read consumes one step of both counters; `_reads` corrects for it
             begun = next(self._begun) - self._reads

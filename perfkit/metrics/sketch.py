@@ -241,6 +241,30 @@ class QuantileSketch:
         }
 
     @classmethod
+    def from_bins(
+        cls, bins: Mapping[int, int], zero_count: int, low: float, high: float
+    ) -> QuantileSketch:
+        """A sketch from sparse bins (``index -> count``), e.g. read back from a store."""
+        sketch = cls()
+        if bins:
+            first, last = min(bins), max(bins)
+            sketch.offset = first
+            sketch.counts = array("q", bytes(8 * (last - first + 1)))
+            for index, n in bins.items():
+                sketch.counts[index - first] += n
+            sketch._fold_excess()
+        sketch.zero_count = zero_count
+        sketch.count = zero_count + sum(bins.values())
+        if sketch.count:
+            sketch.min, sketch.max = low, high
+        return sketch
+
+    def bins(self) -> dict[int, int]:
+        """The non-empty bins as ``index -> count``."""
+        offset = self.offset
+        return {offset + pos: n for pos, n in enumerate(self.counts) if n}
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QuantileSketch:
         """Rebuild a sketch from `to_dict` output."""
         sketch = cls(float(data.get("relative_accuracy", DEFAULT_RELATIVE_ACCURACY)))

@@ -73,11 +73,11 @@ def _hours(ctx: Ctx) -> int:
 
 
 def requests_summary(ctx: Ctx) -> dict[str, Any]:
-    return performance_summary(ctx.kit.registry, _hours(ctx))
+    return performance_summary(ctx.kit.view(), _hours(ctx))
 
 
 def requests_endpoints(ctx: Ctx) -> dict[str, Any]:
-    rows = requests_section(ctx.kit.registry)["endpoints"]
+    rows = requests_section(ctx.kit.view())["endpoints"]
     sort = ctx.query["sort"]
     rows.sort(key=lambda row: row[sort] if row[sort] is not None else -1, reverse=True)
     return {"endpoints": rows[: ctx.query["limit"]], "total": len(rows)}
@@ -85,23 +85,23 @@ def requests_endpoints(ctx: Ctx) -> dict[str, Any]:
 
 def requests_endpoint(ctx: Ctx) -> dict[str, Any]:
     key = ctx.args["key"]
-    for row in requests_section(ctx.kit.registry)["endpoints"]:
+    for row in requests_section(ctx.kit.view())["endpoints"]:
         if row["key"] == key:
             return dict(row)
     raise ApiError(404, "not_found", f"no endpoint {key!r} (keys look like 'GET /users/{{id}}')")
 
 
 def requests_slow(ctx: Ctx) -> dict[str, Any]:
-    slow = requests_section(ctx.kit.registry)["slow"]
+    slow = requests_section(ctx.kit.view())["slow"]
     return {"slow_requests": slow[-ctx.query["limit"] :][::-1]}
 
 
 def requests_trends(ctx: Ctx) -> dict[str, Any]:
-    return {"trends": requests_section(ctx.kit.registry, _hours(ctx))["trends"]}
+    return {"trends": requests_section(ctx.kit.view(), _hours(ctx))["trends"]}
 
 
 def queries_summary(ctx: Ctx) -> dict[str, Any]:
-    section = queries_section(ctx.kit.registry, _hours(ctx))
+    section = queries_section(ctx.kit.view(), _hours(ctx))
     return {
         "summary": section["summary"],
         "fingerprints": section["fingerprints"][:50],
@@ -110,7 +110,7 @@ def queries_summary(ctx: Ctx) -> dict[str, Any]:
 
 
 def queries_slow(ctx: Ctx) -> dict[str, Any]:
-    slow = queries_section(ctx.kit.registry)["slow"]
+    slow = queries_section(ctx.kit.view())["slow"]
     return {"slow_queries": slow[-ctx.query["limit"] :][::-1]}
 
 

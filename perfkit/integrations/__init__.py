@@ -1,0 +1,15 @@
+"""Hooks into database libraries' own events; each module imports its library lazily.
+
+- `perfkit.integrations.sqlalchemy`: ``instrument_engine(engine, kit=None)``
+  (query timing from engine events, connection-pool figures);
+- `perfkit.integrations.django_db`: ``instrument_django(kit=None)`` and
+  ``record_queries()`` (``connection.execute_wrapper``);
+- `perfkit.integrations.dbapi`: ``instrument_connection(conn, kit=None)``
+  (a proxy for any DB-API 2 connection: sqlite3, psycopg, PyMySQL...).
+
+Importing this package imports none of those libraries.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
