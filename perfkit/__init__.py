@@ -12,6 +12,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .alerts import AlertRule
+    from .cache import CacheManager, cached
     from .config import PerfkitSettings
     from .errors import (
         BackendError,
@@ -30,6 +31,7 @@ __all__ = [
     "BackendError",
     "BackupError",
     "CacheBackendError",
+    "CacheManager",
     "ConfigError",
     "MissingDependencyError",
     "Perfkit",
@@ -37,6 +39,7 @@ __all__ = [
     "PerfkitSettings",
     "SystemMonitor",
     "__version__",
+    "cached",
     "get_kit",
     "monitor_api_performance",
     "monitor_query_performance",
@@ -59,6 +62,8 @@ _LAZY = {
     "BackupError": ".errors",
     "SystemMonitor": ".system",
     "AlertRule": ".alerts",
+    "CacheManager": ".cache",
+    "cached": ".cache",
 }
 
 

@@ -77,7 +77,6 @@ class Perfkit:
         self._stopping = threading.Event()
         self._aggregator: threading.Thread | None = None
         self.started_at = self.clock.time()
-        self._view_cache: tuple[float, Registry] | None = None
         self.fleet = self._make_store(store)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
@@ -144,26 +143,21 @@ class Perfkit:
 
     def view(self) -> Registry:
         """The figures to report: this process's registry, or in fleet mode the whole fleet's
-        (cached for half a second; this process's alone, logged, while Redis is unreachable)."""
+        (read fresh each time, so every worker answers the same after a flush; this
+        process's alone, logged, while Redis is unreachable)."""
         if self.fleet is None:
             return self.registry
-        now = self.clock.monotonic()
-        cached = self._view_cache
-        if cached is not None and now - cached[0] < 0.5:
-            return cached[1]
         try:
             view: Registry = self.fleet.fleet_registry()
         except Exception as exc:
             self.errors.report("fleet view (showing this process only)", exc, traceback=False)
             local = getattr(self.fleet, "local_registry", None)
             return local() if callable(local) else self.registry
-        self._view_cache = (now, view)
         return view
 
     def _after_fork(self) -> None:
         """A forked worker (gunicorn --preload) has no threads: restart the background work."""
         self._lock = threading.RLock()
-        self._view_cache = None
         if self._started:
             self._started = False
             self.start()
