@@ -14,6 +14,7 @@ from typing import Any
 from ..kit import Perfkit
 from . import handlers as core
 from . import handlers_parts as parts
+from . import schemas
 from .auth import ClientRateLimiter, check_access
 from .context import ApiRequest, ApiResponse, Ctx
 from .dashboard import asset, dashboard
@@ -47,7 +48,7 @@ _SEVERITY = Param(
 _SORT = Param(
     "sort", "str", "count", choices=("count", "errors", "error_rate", "avg", "p95", "p99", "max")
 )
-_OBJ = {"type": "object"}
+_ASSET_TYPES = "text/javascript, text/css, image/svg+xml, image/png, image/x-icon"
 
 
 @lru_cache(maxsize=1)
@@ -98,7 +99,12 @@ def build_routes() -> RouteTable:
     )
     add(
         Route(
-            "GET", "/static/{file}", asset, "public", "Dashboard assets", content_type="text/plain"
+            "GET",
+            "/static/{file}",
+            asset,
+            "public",
+            "Dashboard assets",
+            content_type=_ASSET_TYPES,
         )
     )
     add(Route("GET", "/api/openapi.json", openapi, "public", "This document"))
@@ -223,7 +229,7 @@ def build_routes() -> RouteTable:
             parts.rules_add,
             "admin",
             "Add a threshold rule",
-            body=_OBJ,
+            body=schemas.ALERT_RULE,
             statuses=(200, 400),
         )
     )
@@ -254,7 +260,7 @@ def build_routes() -> RouteTable:
             parts.alerts_webhook,
             "read",
             "Ingest an external alert {name, severity, message, labels?, metrics?}",
-            body=_OBJ,
+            body=schemas.EXTERNAL_ALERT,
             statuses=(200, 400, 413),
         )
     )
@@ -312,7 +318,7 @@ def build_routes() -> RouteTable:
             core.config_post,
             "admin",
             "Change run-time settings",
-            body=_OBJ,
+            body=schemas.config_schema(core.RUNTIME_SETTINGS),
             statuses=(200, 400),
         )
     )
@@ -323,7 +329,7 @@ def build_routes() -> RouteTable:
             core.maintenance,
             "admin",
             '{"action": "cleanup"} or {"action": "reset-counters"}',
-            body=_OBJ,
+            body=schemas.MAINTENANCE,
             statuses=(200, 400),
         )
     )
@@ -333,7 +339,10 @@ def build_routes() -> RouteTable:
 def openapi(ctx: Ctx) -> dict[str, Any]:
     from .openapi import document
 
-    return document(build_routes(), ctx.kit.settings.prefix)
+    settings = ctx.kit.settings
+    return document(
+        build_routes(), settings.prefix, settings.metrics_public, settings.retention_hours
+    )
 
 
 _limiters: dict[int, ClientRateLimiter] = {}
@@ -359,7 +368,7 @@ def handle(kit: Perfkit, request: ApiRequest) -> ApiResponse:
         if route.body is not None and len(request.body) > 64 * 1024:
             raise ApiError(413, "payload_too_large", "request bodies are limited to 65536 bytes")
         query = route.parse_query(request.query)
-        result = route.handler(Ctx(kit, request, args, query))
+        result = route.handler(Ctx(kit, request, args, query, route.body))
         response = result if isinstance(result, ApiResponse) else json_response(200, result)
     except ApiError as exc:
         response = error_response(exc.status, exc.error, exc.detail, exc.headers)

@@ -50,6 +50,7 @@ class Ctx:
     request: ApiRequest
     args: dict[str, str]
     query: dict[str, Any]
+    schema: Mapping[str, Any] | None = None  # the route's documented body schema
 
     def json(self) -> Any:
         """The request body as JSON (400 when it is not, 413 when too large)."""
@@ -65,7 +66,15 @@ class Ctx:
             raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
 
     def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object, checked against the route's documented schema."""
         data = self.json()
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", f"expected a JSON object, got {type(data).__name__}")
+        if self.schema is not None:
+            from .schemas import validate
+
+            try:
+                validate(data, dict(self.schema))
+            except ValueError as exc:
+                raise ApiError(400, "bad_request", str(exc)) from None
         return data

@@ -10,7 +10,7 @@ from ..metrics.snapshot import iso, performance_summary, queries_section, reques
 from .context import ApiResponse, Ctx
 from .router import ApiError, Param
 
-__all__ = ["HOURS", "LIMIT", "RUNTIME_SETTINGS"]
+__all__ = ["HOURS", "LIMIT", "RUNTIME_SETTINGS", "window_hours"]
 
 HOURS = Param("hours", "int", 24, 1, 720, description="window in hours")
 LIMIT = Param("limit", "int", 50, 1, 1000, description="how many items")
@@ -60,7 +60,7 @@ def snapshot(ctx: Ctx) -> dict[str, Any]:
     return ctx.kit.snapshot()
 
 
-def _hours(ctx: Ctx) -> int:
+def window_hours(ctx: Ctx) -> int:
     hours: int = ctx.query["hours"]
     limit = ctx.kit.settings.retention_hours
     if hours > limit:
@@ -73,7 +73,7 @@ def _hours(ctx: Ctx) -> int:
 
 
 def requests_summary(ctx: Ctx) -> dict[str, Any]:
-    return performance_summary(ctx.kit.view(), _hours(ctx))
+    return performance_summary(ctx.kit.view(), window_hours(ctx))
 
 
 def requests_endpoints(ctx: Ctx) -> dict[str, Any]:
@@ -97,11 +97,11 @@ def requests_slow(ctx: Ctx) -> dict[str, Any]:
 
 
 def requests_trends(ctx: Ctx) -> dict[str, Any]:
-    return {"trends": requests_section(ctx.kit.view(), _hours(ctx))["trends"]}
+    return {"trends": requests_section(ctx.kit.view(), window_hours(ctx))["trends"]}
 
 
 def queries_summary(ctx: Ctx) -> dict[str, Any]:
-    section = queries_section(ctx.kit.view(), _hours(ctx))
+    section = queries_section(ctx.kit.view(), window_hours(ctx))
     return {
         "summary": section["summary"],
         "fingerprints": section["fingerprints"][:50],

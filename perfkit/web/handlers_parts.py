@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import BackupError, ConfigError, PerfkitError
 from .context import Ctx
+from .handlers import window_hours
 from .router import ApiError
 
 __all__ = ["jsonable"]
@@ -88,7 +89,7 @@ def alerts_history(ctx: Ctx) -> Any:
     manager = _alerts(ctx)
     return {
         "alerts": jsonable(
-            manager.get_alert_history(hours=ctx.query["hours"], severity=ctx.query["severity"])
+            manager.get_alert_history(hours=window_hours(ctx), severity=ctx.query["severity"])
         )
     }
 
@@ -98,7 +99,7 @@ def alerts_active(ctx: Ctx) -> Any:
 
 
 def alerts_summary(ctx: Ctx) -> Any:
-    return jsonable(_alerts(ctx).get_alert_summary(hours=ctx.query["hours"]))
+    return jsonable(_alerts(ctx).get_alert_summary(hours=window_hours(ctx)))
 
 
 def alerts_status(ctx: Ctx) -> Any:

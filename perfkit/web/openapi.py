@@ -22,8 +22,10 @@ _REASONS = {
 }  # fmt: skip
 
 
-def document(table: RouteTable, prefix: str) -> dict[str, Any]:
-    """OpenAPI 3.1 for every route; paths include the prefix."""
+def document(
+    table: RouteTable, prefix: str, metrics_public: bool = True, retention_hours: int = 720
+) -> dict[str, Any]:
+    """OpenAPI 3.1 for every route, as configured; paths include the prefix."""
     paths: dict[str, dict[str, Any]] = {}
     for route in table.routes:
         operation: dict[str, Any] = {
@@ -34,7 +36,7 @@ def document(table: RouteTable, prefix: str) -> dict[str, Any]:
                     "name": p.name,
                     "in": "query",
                     "required": False,
-                    "schema": p.schema(),
+                    "schema": _bounded(p.schema(), p.name, retention_hours),
                     "description": p.description or p.expected(),
                 }
                 for p in route.params
@@ -43,9 +45,14 @@ def document(table: RouteTable, prefix: str) -> dict[str, Any]:
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in re.findall(r"\{([a-z_]+)\}", route.pattern)
             ],
-            "responses": _responses(route.statuses, route.content_type, route.access),
+            "responses": _responses(
+                route.statuses,
+                route.content_type,
+                "public" if route.access == "metrics" and metrics_public else route.access,
+                route.body is not None,
+            ),
         }
-        if route.access != "public":
+        if route.access != "public" and not (route.access == "metrics" and metrics_public):
             operation["security"] = [{"bearer": []}]
         if route.body is not None:
             operation["requestBody"] = {
@@ -66,16 +73,24 @@ def document(table: RouteTable, prefix: str) -> dict[str, Any]:
     }
 
 
-def _responses(statuses: tuple[int, ...], content_type: str, access: str) -> dict[str, Any]:
-    codes = set(statuses or (200,)) | {200, 400}
+def _responses(
+    statuses: tuple[int, ...], content_type: str, access: str, has_body: bool
+) -> dict[str, Any]:
+    # every route may answer 400 (bad parameter) and 404 (unknown item or part not in use)
+    codes = set(statuses or (200,)) | {200, 400, 404}
     if access != "public":
         codes |= {401, 403, 429}
+    if has_body:
+        codes.add(413)
     out: dict[str, Any] = {}
     for code in sorted(codes):
         if code == 200 and content_type != "application/json":
             out["200"] = {
                 "description": _REASONS[200],
-                "content": {content_type: {"schema": {"type": "string"}}},
+                "content": {
+                    media.strip(): {"schema": {"type": "string"}}
+                    for media in content_type.split(",")
+                },
             }
         elif code == 200:
             out["200"] = {
@@ -93,6 +108,15 @@ def _responses(statuses: tuple[int, ...], content_type: str, access: str) -> dic
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
     return out
+
+
+def _bounded(schema: dict[str, Any], name: str, retention_hours: int) -> dict[str, Any]:
+    """Windows cannot reach past the retention: `hours` is capped by it."""
+    if name == "hours" and "maximum" in schema:
+        schema = dict(schema, maximum=min(schema["maximum"], retention_hours))
+        if "default" in schema:
+            schema["default"] = min(schema["default"], retention_hours)
+    return schema
 
 
 def _operation_id(method: str, pattern: str) -> str:

@@ -137,7 +137,7 @@ class RouteTable:
         self.routes.append(route)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        allowed: list[str] = []
+        allowed: list[tuple[int, str]] = []
         for route in self.routes:
             found = route.regex.fullmatch(path)
             if found is None:
@@ -145,9 +145,11 @@ class RouteTable:
             if route.method == method or (method == "HEAD" and route.method == "GET"):
                 args = {k: unquote(v) for k, v in found.groupdict().items()}
                 return route, args
-            allowed.append(route.method)
+            allowed.append((len(found.groupdict()), route.method))
         if allowed:
-            allow = ", ".join(sorted(set(allowed)))
+            # the most specific patterns speak for the path: /api/backups/stats is not a {name}
+            fewest = min(n for n, _ in allowed)
+            allow = ", ".join(sorted({m for n, m in allowed if n == fewest}))
             raise ApiError(
                 405,
                 "method_not_allowed",

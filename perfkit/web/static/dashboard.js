@@ -1,2 +1,507 @@
-"use strict";
-document.getElementById("status").textContent = "The dashboard is being built.";
+/* perfkit dashboard: polls the JSON API and draws tiles, SVG charts and tables.
+ * No framework, no CDN, no inline code (the page's CSP allows scripts and styles
+ * from this origin only). Every value from the API goes into the page with
+ * textContent, never as HTML: endpoint names and alert messages come from
+ * request paths and users. */
+(function () {
+  "use strict";
+
+  var PREFIX = document.body.dataset.prefix || "/perfkit";
+  var TOKEN_KEY = "perfkit.token";
+  var POLL_MS = 5000;
+  var SVG = "http://www.w3.org/2000/svg";
+  var H = 170;
+  var PAD = { left: 52, right: 10, top: 10, bottom: 22 };
+  var MAX_DOTS = 90; // more points than this: draw the line and the latest dot only
+
+  var state = {
+    timer: null, paused: false, busy: false, last: null, history: null, failures: 0,
+    live: [], prev: null, // request rate between two polls: a live line before the first minute ends
+  };
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  // ---------------------------------------------------------------- formatting
+  function isNum(v) { return typeof v === "number" && isFinite(v); }
+  function sig3(x) { return String(Number(x.toPrecision(3))); } // 3 significant digits, no "1.50"
+  function fmtDur(s) {
+    if (!isNum(s)) return "—";
+    if (s === 0) return "0";
+    if (s < 0.001) return sig3(s * 1e6) + " µs";
+    if (s < 1) return sig3(s * 1000) + " ms";
+    return sig3(s) + " s";
+  }
+  function fmtNum(n, digits) {
+    if (!isNum(n)) return "—";
+    return n.toLocaleString("en", { maximumFractionDigits: digits === undefined ? 1 : digits });
+  }
+  function fmtPct(n) { return isNum(n) ? fmtNum(n, n < 10 ? 2 : 1) + " %" : "—"; }
+  function fmtBytes(n) {
+    if (!isNum(n)) return "—";
+    var units = ["B", "KB", "MB", "GB", "TB"], i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+    return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+  }
+  function fmtAgo(seconds) {
+    if (!isNum(seconds)) return "—";
+    seconds = Math.max(0, seconds);
+    if (seconds < 90) return Math.round(seconds) + " s";
+    if (seconds < 5400) return Math.round(seconds / 60) + " min";
+    if (seconds < 172800) return (seconds / 3600).toFixed(1) + " h";
+    return Math.round(seconds / 86400) + " d";
+  }
+  function toEpoch(v) {
+    if (isNum(v)) return v;
+    if (typeof v === "string") { var t = Date.parse(v); return isNaN(t) ? null : t / 1000; }
+    return null;
+  }
+  function fmtTime(epoch, withSeconds) {
+    if (!isNum(epoch)) return "—";
+    var d = new Date(epoch * 1000);
+    var hh = String(d.getHours()).padStart(2, "0"), mm = String(d.getMinutes()).padStart(2, "0");
+    return withSeconds ? hh + ":" + mm + ":" + String(d.getSeconds()).padStart(2, "0") : hh + ":" + mm;
+  }
+
+  // ---------------------------------------------------------------- API access
+  function AuthError(message) { this.message = message; }
+  function HttpError(status, message, retryAfter) {
+    this.status = status; this.message = message; this.retryAfter = retryAfter;
+  }
+
+  function api(path) {
+    var headers = { Accept: "application/json" };
+    var token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = "Bearer " + token;
+    return fetch(PREFIX + path, { headers: headers, cache: "no-store", credentials: "same-origin" })
+      .then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (body) {
+          if (res.status === 401) throw new AuthError((body && body.detail) || "a token is needed");
+          // /health answers 503 with a full report when critical: still a report
+          if (!res.ok && !(path === "/health" && body && body.status)) {
+            var detail = body && (body.detail || body.error);
+            throw new HttpError(res.status, path + ": HTTP " + res.status + (detail ? " (" + detail + ")" : ""),
+              Number(res.headers.get("Retry-After")) || 0);
+          }
+          return body;
+        });
+      });
+  }
+
+  // ---------------------------------------------------------------- DOM helpers
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function svgEl(tag, attrs) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function setTile(name, value, sub, level) {
+    var tile = $('[data-tile="' + name + '"]');
+    tile.classList.remove("ok", "warn", "crit", "off");
+    if (level) tile.classList.add(level);
+    $(".value", tile).textContent = value;
+    $(".sub", tile).textContent = sub || "";
+    tile.dataset.state = level || "";
+  }
+  function tileOff(name, why) { setTile(name, "not in use", why, "off"); }
+
+  // columns: [{label, get(row) -> text, cls?, bad?(row) -> bool}]
+  function fillTable(name, rows, columns, emptyText) {
+    var card = $('[data-table="' + name + '"]');
+    var body = $("tbody", card);
+    clear(body);
+    card.dataset.rows = String(rows.length);
+    if (!rows.length) {
+      var tr = el("tr"), td = el("td", "empty", emptyText);
+      td.colSpan = $all("thead th", card).length;
+      tr.appendChild(td);
+      body.appendChild(tr);
+      return;
+    }
+    rows.forEach(function (row) {
+      var tr = el("tr");
+      columns.forEach(function (col) {
+        var value = col.get(row);
+        var td = el("td", col.cls || "");
+        if (value instanceof Node) td.appendChild(value); else td.textContent = value;
+        if (col.title) td.title = col.title(row);
+        if (col.bad && col.bad(row)) td.classList.add("bad");
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+  }
+
+  // ---------------------------------------------------------------- charts
+  // the top of the y axis: four gridline steps of 1, 2, 2.5 or 5 times a power of ten
+  function niceMax(v) {
+    if (!isNum(v) || v <= 0) return 1;
+    var raw = v / 4, p = Math.pow(10, Math.floor(Math.log10(raw))), steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= raw) return 4 * steps[i] * p;
+    return 40 * p;
+  }
+
+  /* Draw series [{name, cls, points: [[epochSeconds, value|null], ...]}] into a chart figure.
+   * opts: {fmt(value) -> text, yMax?: fixed top, empty: text when there is no point}. */
+  function drawChart(name, series, opts) {
+    var fig = $('[data-chart="' + name + '"]');
+    var plot = $(".plot", fig), legend = $(".legend", fig);
+    fig.classList.remove("off");
+    clear(plot); clear(legend);
+    var W = Math.max(Math.round(plot.clientWidth) || 0, 240);
+    var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": name + " chart" });
+    var all = [];
+    series.forEach(function (s) { s.points.forEach(function (p) { if (isNum(p[1])) all.push(p); }); });
+    fig.dataset.points = String(all.length);
+    svg.dataset.points = String(all.length);
+    plot.appendChild(svg);
+    if (!all.length) {
+      var t = svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" });
+      t.textContent = opts.empty || "no data yet";
+      svg.appendChild(t);
+      return;
+    }
+    var t0 = Math.min.apply(null, all.map(function (p) { return p[0]; }));
+    var t1 = Math.max.apply(null, all.map(function (p) { return p[0]; }));
+    if (t1 - t0 < 60) { t0 -= 30; t1 += 30; } // one point: give it a minute of room
+    var yMax = opts.yMax || niceMax(Math.max.apply(null, all.map(function (p) { return p[1]; })) * 1.1);
+    var iw = W - PAD.left - PAD.right, ih = H - PAD.top - PAD.bottom;
+    function x(t) { return PAD.left + ((t - t0) / (t1 - t0)) * iw; }
+    function y(v) { return PAD.top + ih - (Math.min(v, yMax) / yMax) * ih; }
+
+    for (var g = 0; g <= 4; g++) {
+      var gv = (yMax * g) / 4, gy = y(gv);
+      svg.appendChild(svgEl("line", { x1: PAD.left, x2: W - PAD.right, y1: gy, y2: gy, class: "gridline" }));
+      var label = svgEl("text", { x: PAD.left - 6, y: gy + 3, "text-anchor": "end", class: "axis" });
+      label.textContent = opts.fmt(gv);
+      svg.appendChild(label);
+    }
+    [t0, (t0 + t1) / 2, t1].forEach(function (tt, i) {
+      var lx = svgEl("text", {
+        x: x(tt), y: H - 6, class: "axis", "text-anchor": ["start", "middle", "end"][i],
+      });
+      lx.textContent = fmtTime(tt, t1 - t0 < 600); // seconds too when the span is short
+      svg.appendChild(lx);
+    });
+
+    series.forEach(function (s) {
+      var pts = s.points.filter(function (p) { return isNum(p[1]); });
+      var d = "", gap = true;
+      s.points.forEach(function (p) {
+        if (!isNum(p[1])) { gap = true; return; } // no data that minute: break the line
+        d += (gap ? "M" : "L") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1) + " ";
+        gap = false;
+      });
+      var g2 = svgEl("g", { "data-series": s.name, "data-points": pts.length });
+      if (d) g2.appendChild(svgEl("path", { d: d.trim(), class: "line s-" + s.cls }));
+      var dots = pts.length > MAX_DOTS ? pts.slice(-1) : pts;
+      dots.forEach(function (p) {
+        var c = svgEl("circle", { cx: x(p[0]).toFixed(1), cy: y(p[1]).toFixed(1), r: 2.5, class: "dot s-" + s.cls });
+        var tip = svgEl("title");
+        tip.textContent = s.name + " " + fmtTime(p[0], true) + ": " + opts.fmt(p[1]);
+        c.appendChild(tip);
+        g2.appendChild(c);
+      });
+      svg.appendChild(g2);
+      var li = el("li");
+      li.appendChild(el("span", "swatch s-" + s.cls));
+      li.appendChild(document.createTextNode(s.name + " "));
+      li.appendChild(el("b", "", pts.length ? opts.fmt(pts[pts.length - 1][1]) : "—"));
+      legend.appendChild(li);
+    });
+  }
+
+  function chartOff(name, why) {
+    var fig = $('[data-chart="' + name + '"]');
+    var plot = $(".plot", fig);
+    clear(plot); clear($(".legend", fig));
+    fig.classList.add("off");
+    fig.dataset.points = "0";
+    plot.textContent = "not in use — " + why;
+  }
+
+  // ---------------------------------------------------------------- rendering
+  function renderHealth(health) {
+    var badge = $("#health");
+    var status = (health && health.status) || "unknown";
+    badge.className = "badge badge-" + status;
+    badge.dataset.status = status;
+    badge.textContent = status;
+    var notes = [];
+    Object.keys((health && health.checks) || {}).forEach(function (k) {
+      var c = health.checks[k] || {};
+      notes.push(k + ": " + (c.status || "?") + (c.error ? " (" + c.error + ")" : ""));
+      (c.warnings || []).forEach(function (w) { notes.push("  " + w); });
+    });
+    badge.title = notes.length ? notes.join("\n") : "status " + status;
+  }
+
+  function renderTiles(snap) {
+    var req = snap.requests.summary, q = snap.queries && snap.queries.summary;
+    setTile("requests", fmtNum(req.count, 0), fmtNum(req.rate, 2) + " req/s · " + req.in_progress + " in flight");
+    setTile("errors", fmtPct(req.error_rate), fmtNum(req.errors, 0) + " 5xx · " + fmtNum(req.client_errors, 0) + " 4xx",
+      req.error_rate >= 20 ? "crit" : req.error_rate >= 5 ? "warn" : "ok");
+    setTile("latency", fmtDur(req.p95), "p50 " + fmtDur(req.p50) + " · p99 " + fmtDur(req.p99) + " · " + req.slow + " slow");
+    if (q) {
+      setTile("queries", fmtNum(q.count, 0), "p95 " + fmtDur(q.p95) + " · " + fmtPct(q.slow_rate) + " slow",
+        q.slow_rate >= 30 ? "crit" : q.slow_rate >= 15 ? "warn" : "");
+    }
+
+    var alerts = snap.alerts;
+    if (!alerts || alerts.error) tileOff("alerts", alerts ? alerts.error : "no alert manager registered");
+    else {
+      var active = alerts.active || [];
+      var crit = active.filter(function (a) { return a.severity === "critical"; }).length;
+      setTile("alerts", String(active.length), crit ? crit + " critical" : active.length ? "warnings only" : "all quiet",
+        crit ? "crit" : active.length ? "warn" : "ok");
+    }
+
+    var cache = snap.cache;
+    if (!cache || cache.error) tileOff("cache", cache ? cache.error : "no cache registered");
+    else if (!cache.total_requests) setTile("cache", "—", "no lookups yet · " + (cache.backend || cache.cache_type || ""));
+    else {
+      setTile("cache", fmtPct(cache.hit_rate), fmtNum(cache.hits, 0) + " hits · " + fmtNum(cache.misses, 0) +
+        " misses · " + (cache.backend || cache.cache_type || ""), cache.hit_rate < 50 ? "warn" : "ok");
+    }
+
+    var b = snap.backups;
+    if (!b || b.error) tileOff("backups", b ? b.error : "set PERFKIT_DATABASE_URL");
+    else {
+      var newest = b.newest && toEpoch(b.newest.timestamp);
+      var failed = toEpoch(b.last_failure);
+      var now = toEpoch(snap.generated_at) || Date.now() / 1000;
+      var sub = newest ? "newest " + fmtAgo(now - newest) + " ago · " + fmtBytes(b.total_size_bytes) : "none yet";
+      var level = "ok";
+      if (failed && (!newest || failed > newest)) { sub = "last run failed: " + (b.last_error || "error"); level = "crit"; }
+      else if (!newest) level = "warn";
+      setTile("backups", fmtNum(b.total_backups, 0), sub, level);
+    }
+
+    var sys = snap.system;
+    if (!sys || sys.error || !sys.current) tileOff("system", sys ? sys.error : "no system monitor registered");
+    else {
+      var m = sys.current, hs = (sys.health && sys.health.status) || "";
+      setTile("system", fmtNum(m.cpu_percent, 0) + " %",
+        "RAM " + fmtNum(m.ram_percent, 0) + " % · disk " + fmtNum(m.disk_percent, 0) + " %",
+        hs === "critical" ? "crit" : hs === "warning" ? "warn" : "ok");
+    }
+  }
+
+  function renderCharts(snap) {
+    var trends = snap.requests.trends || [];
+    var now = toEpoch(snap.generated_at) || Date.now() / 1000;
+    var started = toEpoch(snap.started_at) || 0;
+    var cutoff = now - 3600;
+    var rows = trends.filter(function (r) { return r.timestamp >= cutoff - 60; });
+    // per-second rate: a minute's count over the seconds of it that have passed since start
+    var byMinute = {};
+    rows.forEach(function (r) { byMinute[r.timestamp] = r; });
+    var rate = [], p50 = [], p95 = [], p99 = [], e5 = [], e4 = [];
+    if (rows.length) {
+      for (var t = rows[0].timestamp; t <= rows[rows.length - 1].timestamp; t += 60) {
+        var r = byMinute[t];
+        var secs = Math.min(t + 60, now) - Math.max(t, started); // of this minute, while up
+        var at = Math.min(t + 30, now); // a minute's figures belong to its middle (or to now)
+        rate.push([at, r ? r.count / Math.max(secs, 1) : 0]);
+        p50.push([at, r ? r.p50 : null]); p95.push([at, r ? r.p95 : null]); p99.push([at, r ? r.p99 : null]);
+        e5.push([at, r ? r.error_rate : null]);
+        e4.push([at, r && r.count ? (100 * (r.client_errors || 0)) / r.count : null]);
+      }
+    }
+    var live = state.live.filter(function (p) { return p[0] >= cutoff; });
+    drawChart("rate", [
+      { name: "per minute", cls: "rate", points: rate },
+      { name: "live", cls: "live", points: live },
+    ],
+      { fmt: function (v) { return fmtNum(v, v < 10 ? 2 : 1); }, empty: "no requests yet" });
+    drawChart("latency", [
+      { name: "p50", cls: "p50", points: p50 },
+      { name: "p95", cls: "p95", points: p95 },
+      { name: "p99", cls: "p99", points: p99 },
+    ], { fmt: fmtDur, empty: "no requests yet" });
+    drawChart("errors", [
+      { name: "5xx", cls: "c5xx", points: e5 },
+      { name: "4xx", cls: "c4xx", points: e4 },
+    ], { fmt: function (v) { return fmtNum(v, v < 1 ? 2 : 1) + "%"; }, empty: "no requests yet" });
+
+    if (!snap.system || snap.system.error) {
+      chartOff("system", "no system monitor registered");
+    } else {
+      var hist = (state.history || []).slice();
+      if (!hist.length && snap.system.current) hist = [snap.system.current];
+      var step = Math.max(1, Math.ceil(hist.length / 240)); // keep the SVG light
+      var sample = hist.filter(function (_, i) { return i % step === 0 || i === hist.length - 1; });
+      function line(key) { return sample.map(function (m) { return [toEpoch(m.timestamp), m[key]]; }); }
+      drawChart("system", [
+        { name: "CPU", cls: "cpu", points: line("cpu_percent") },
+        { name: "RAM", cls: "ram", points: line("ram_percent") },
+        { name: "disk", cls: "disk", points: line("disk_percent") },
+      ], { fmt: function (v) { return fmtNum(v, 0) + "%"; }, yMax: 100, empty: "no samples yet" });
+    }
+  }
+
+  function endpointKey(row) { return row.key || (row.method + " " + row.endpoint); }
+
+  function renderTables(snap) {
+    var alerts = snap.alerts;
+    if (!alerts || alerts.error) {
+      fillTable("alerts", [], [], alerts ? "unavailable: " + alerts.error : "not in use — no alert manager registered");
+    } else {
+      fillTable("alerts", alerts.active || [], [
+        { get: function (a) { return el("span", "sev sev-" + a.severity, a.severity); } },
+        { get: function (a) { return a.name; }, cls: "key" },
+        { get: function (a) { return a.message || ""; } },
+        { get: function (a) { return isNum(a.value) ? fmtNum(a.value, 3) : "—"; }, cls: "num opt" },
+        { get: function (a) { return isNum(a.threshold) ? fmtNum(a.threshold, 3) : "—"; }, cls: "num opt" },
+        { get: function (a) { return fmtTime(toEpoch(a.started_at), true); }, cls: "time opt" },
+      ], "no active alerts");
+    }
+    var endpoints = (snap.requests.endpoints || []).slice(0, 10);
+    fillTable("top", endpoints, [
+      { get: endpointKey, cls: "key" },
+      { get: function (r) { return fmtNum(r.count, 0); }, cls: "num" },
+      { get: function (r) { return fmtPct(r.error_rate); }, cls: "num", bad: function (r) { return r.errors > 0; } },
+      { get: function (r) { return fmtDur(r.p50); }, cls: "num opt" },
+      { get: function (r) { return fmtDur(r.p95); }, cls: "num" },
+      { get: function (r) { return fmtDur(r.p99); }, cls: "num opt" },
+    ], "no requests yet");
+    fillTable("slowest", (snap.requests.slowest_endpoints || []).slice(0, 10), [
+      { get: endpointKey, cls: "key" },
+      { get: function (r) { return fmtDur(r.p95); }, cls: "num" },
+      { get: function (r) { return fmtDur(r.p99); }, cls: "num" },
+      { get: function (r) { return fmtDur(r.max); }, cls: "num opt" },
+      { get: function (r) { return fmtNum(r.slow, 0); }, cls: "num", bad: function (r) { return r.slow > 0; } },
+      { get: function (r) { return fmtNum(r.count, 0); }, cls: "num opt" },
+    ], "no requests yet");
+    var slowReq = (snap.requests.slow || []).slice(-10).reverse();
+    fillTable("slow-requests", slowReq, [
+      { get: function (r) { return fmtTime(toEpoch(r.timestamp), true); }, cls: "time" },
+      { get: function (r) { return r.method + " " + (r.path || r.endpoint); }, cls: "key",
+        title: function (r) { return "route " + r.endpoint + (r.request_id ? " · request id " + r.request_id : ""); } },
+      { get: function (r) { return String(r.status); }, cls: "num", bad: function (r) { return r.status >= 500; } },
+      { get: function (r) { return fmtDur(r.duration); }, cls: "num" },
+    ], "no slow requests");
+    var slowQ = ((snap.queries && snap.queries.slow) || []).slice(-10).reverse();
+    fillTable("slow-queries", slowQ, [
+      { get: function (r) { return fmtTime(toEpoch(r.timestamp), true); }, cls: "time" },
+      { get: function (r) { return r.fingerprint; }, cls: "key" },
+      { get: function (r) { return r.operation || ""; }, cls: "opt" },
+      { get: function (r) { return fmtDur(r.duration); }, cls: "num" },
+    ], "no slow queries");
+  }
+
+  function trackLive(snap) {
+    var t = toEpoch(snap.generated_at), count = snap.requests.summary.count, prev = state.prev;
+    // the summary is windowed: a count that went down (reset, window edge) gives no point
+    if (prev && t > prev.t && count >= prev.count) state.live.push([t, (count - prev.count) / (t - prev.t)]);
+    state.prev = { t: t, count: count };
+    while (state.live.length && (state.live[0][0] < t - 3600 || state.live.length > 720)) state.live.shift();
+  }
+
+  function render() {
+    var snap = state.last;
+    if (!snap) return;
+    renderTiles(snap);
+    renderCharts(snap);
+    renderTables(snap);
+    $("#meta").textContent = "v" + snap.version + " · up " + fmtAgo(snap.uptime_seconds) +
+      " · updated " + fmtTime(toEpoch(snap.generated_at), true);
+  }
+
+  // ---------------------------------------------------------------- polling
+  function setStatus(text, isError) {
+    var s = $("#status");
+    s.textContent = text;
+    s.classList.toggle("error", !!isError);
+  }
+
+  function showLogin(message) {
+    $("#login").hidden = false;
+    $("#login-error").textContent = message || "";
+    $("#token").focus();
+    setStatus("Waiting for a token.", false);
+  }
+
+  function schedule(ms) {
+    clearTimeout(state.timer);
+    if (!state.paused) state.timer = setTimeout(poll, ms);
+  }
+
+  function poll() {
+    if (state.busy || state.paused) return;
+    state.busy = true;
+    var health = api("/health").then(renderHealth, function () { renderHealth(null); });
+    api("/api/snapshot")
+      .then(function (snap) {
+        state.last = snap;
+        trackLive(snap);
+        if (!snap.system || snap.system.error) return null;
+        return api("/api/system/history?minutes=60").then(function (h) { state.history = h.history || []; });
+      })
+      .then(function () { return health; })
+      .then(function () {
+        state.failures = 0;
+        $("#login").hidden = true;
+        $("#app").hidden = false;
+        render();
+        setStatus("Live · refreshes every " + POLL_MS / 1000 + " s", false);
+        document.body.dataset.ready = "1";
+        schedule(POLL_MS);
+      })
+      .catch(function (err) {
+        if (err instanceof AuthError) {
+          var had = sessionStorage.getItem(TOKEN_KEY);
+          sessionStorage.removeItem(TOKEN_KEY);
+          showLogin(had ? "The token was not accepted: " + err.message : "");
+          return; // polling resumes when a token is entered
+        }
+        state.failures += 1;
+        var wait = Math.min(60000, POLL_MS * Math.pow(2, Math.min(state.failures, 4)));
+        if (err instanceof HttpError && err.retryAfter) wait = Math.max(wait, err.retryAfter * 1000);
+        setStatus("Cannot refresh (" + (err.message || err) + "); retrying in " + Math.round(wait / 1000) + " s", true);
+        schedule(wait);
+      })
+      .then(function () { state.busy = false; });
+  }
+
+  function init() {
+    $("#api-path").textContent = PREFIX + "/api/snapshot";
+    $("#login").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var token = $("#token").value.trim();
+      if (!token) { $("#login-error").textContent = "Enter the token."; return; }
+      sessionStorage.setItem(TOKEN_KEY, token);
+      $("#token").value = "";
+      $("#login-error").textContent = "";
+      setStatus("Connecting…", false);
+      poll();
+    });
+    $("#pause").addEventListener("click", function () {
+      state.paused = !state.paused;
+      this.textContent = state.paused ? "Resume" : "Pause";
+      this.setAttribute("aria-pressed", String(state.paused));
+      if (state.paused) { clearTimeout(state.timer); setStatus("Paused", false); } else poll();
+    });
+    // a hidden tab does not poll; it refreshes as soon as it is shown again
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) clearTimeout(state.timer);
+      else if (!state.paused && $("#login").hidden) poll();
+    });
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () { if (state.last) renderCharts(state.last); }, 150);
+    });
+    poll();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
