@@ -1,10 +1,18 @@
-"""Helpers for testing code that uses perfkit: a fake clock and metric capture."""
+"""Helpers for testing code that uses perfkit: a fake clock, a request sink, metric capture."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["FakeClock"]
+if TYPE_CHECKING:
+    from .config import PerfkitSettings
+    from .kit import Perfkit
+
+__all__ = ["FakeClock", "InMemorySink", "RecordedRequest", "capture_metrics"]
 
 
 class FakeClock:
@@ -35,3 +43,65 @@ class FakeClock:
         """Jump to `now`."""
         with self._lock:
             self._now = now
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the middleware recorded it."""
+
+    method: str
+    path: str
+    status: int
+    duration: float
+    user: str | None
+    request_id: str | None
+
+
+class InMemorySink:
+    """A kit request hook that keeps every recorded request, for assertions.
+
+    ``kit.request_hooks.append(sink)``; then inspect ``sink.requests``.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        duration: float,
+        user: str | None = None,
+        request_id: str | None = None,
+        *_: Any,
+    ) -> None:
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, status, duration, user, request_id))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+
+@contextmanager
+def capture_metrics(settings: PerfkitSettings | None = None, **kwargs: Any) -> Iterator[Perfkit]:
+    """A fresh kit that is the process default (`get_kit()`) for the block, then restored.
+
+    Decorators used without ``kit=`` record into it; nothing leaks between tests::
+
+        with capture_metrics() as kit:
+            load_user(1)
+        assert kit.snapshot()["queries"]["summary"]["count"] == 1
+    """
+    from . import kit as kit_module
+
+    fresh = kit_module.Perfkit(settings, **kwargs)
+    previous = kit_module._default_kit
+    kit_module.set_default_kit(fresh)
+    try:
+        yield fresh
+    finally:
+        fresh.stop()
+        kit_module.set_default_kit(previous)
