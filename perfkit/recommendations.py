@@ -112,4 +112,7 @@ def get_recommendations(
         elif current is not None and current - newest > 24 * 3600:
             hours = (current - newest) / 3600
             tips.append(f"The newest backup is {hours:.0f} h old: check the backup schedule.")
+    from .guards import guard_recommendations  # "N clients hit the limit on /x"
+
+    tips += guard_recommendations(dict(snapshot))
     return tips

@@ -15,6 +15,8 @@ def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
     fire on the first evaluation past the threshold.
     """
     s = settings or PerfkitSettings()
+    from ..guards import guard_alert_rules  # lazy: the guards package imports alerts
+
     cpu, mem, disk = s.alert_cpu_threshold, s.alert_memory_threshold, s.alert_disk_threshold
     slow = s.slow_request_threshold
     return [
@@ -34,4 +36,5 @@ def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
                   message_template="p95 response time is {value:.3f} s (limit {threshold:g} s)"),
         AlertRule("low_cache_hit_rate", "cache.hit_rate", 70.0, comparison="<",
                   message_template="Cache hit rate is {value:.1f}% (below {threshold:g}%)"),
+        *guard_alert_rules(),
     ]  # fmt: skip

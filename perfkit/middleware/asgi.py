@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
 from .core import CLIENT_CLOSED, RequestCore
+
+if TYPE_CHECKING:
+    from ..guards import Guards
 
 __all__ = ["PerfkitMiddleware"]
 
@@ -30,7 +33,10 @@ class PerfkitMiddleware:
         kit: the kit to record into (`perfkit.get_kit()` when omitted).
         route_name: ``route_name(scope) -> str | None``, e.g. the router's path template.
         identify: ``identify(scope) -> (user_id, organization_id)``.
-        exclude: path prefixes (or a predicate) passed through without being counted.
+        exclude: path prefixes (or a predicate) passed through without being counted
+            (and not guarded).
+        guards: rate and body-size limits (`perfkit.guards.Guards`); `kit.guards`
+            (from the settings) when omitted.
     """
 
     def __init__(
@@ -41,10 +47,16 @@ class PerfkitMiddleware:
         route_name: Callable[[Scope], str | None] | None = None,
         identify: Callable[[Scope], tuple[Any, Any] | None] | None = None,
         exclude: Callable[[str], bool] | tuple[str, ...] | list[str] | None = None,
+        guards: Guards | None = None,
     ) -> None:
         self.app = app
         self.kit = kit or get_kit()
         self.core = RequestCore(self.kit, route_name, identify, exclude)
+        active = self.core.use_guards(guards)
+        if active is not None:  # logic in perfkit.guards; the hot path checks core.guards once
+            from ..guards.asgi import guard_asgi
+
+            self.core.guarded = guard_asgi(active, app, route_name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -63,7 +75,7 @@ class PerfkitMiddleware:
         if core.exclude is not None and core.is_excluded(path):
             await self.app(scope, receive, send)
             return
-        await _serve(self.app, core, scope, receive, send)
+        await _serve(self.app if core.guards is None else core.guarded, core, scope, receive, send)
 
 
 async def _serve(

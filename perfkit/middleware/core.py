@@ -8,11 +8,14 @@ import os
 import re
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._safety import InternalErrors
 from ..kit import Perfkit
 from ..metrics.routes import NOT_FOUND, normalize_method
+
+if TYPE_CHECKING:
+    from ..guards import Guards
 
 __all__ = ["CLIENT_CLOSED", "RequestCore"]
 
@@ -74,6 +77,25 @@ class RequestCore:
         self.app_problems = InternalErrors(
             message="the wrapped app misbehaved (%s, %d so far): %s", logger=_app_log
         )
+        # request guards (perfkit.guards): None keeps the hot path to one check;
+        # `guarded` is the app behind them, set by the middleware
+        self.guards: Guards | None = None
+        self.guarded: Any = None
+
+    def use_guards(self, guards: Guards | None) -> Guards | None:
+        """The guards to apply: `guards`, else the kit's from its settings; bound to the kit."""
+        from ..errors import ConfigError
+
+        if guards is None:
+            guards = self.kit.guards
+        elif guards.enabled:
+            guards.bind(self.kit)
+        if guards is None or not guards.enabled:
+            return None
+        if guards.key == "user" and self.identify is None:
+            raise ConfigError("rate_limit_key 'user' needs the middleware's identify= hook")
+        self.guards = guards
+        return guards
 
     def is_perfkit_path(self, path: str) -> bool:
         prefix = self.prefix

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
 from .core import CLIENT_CLOSED, RequestCore
+
+if TYPE_CHECKING:
+    from ..guards import Guards
 
 __all__ = ["PerfkitMiddleware"]
 
@@ -23,7 +26,10 @@ class PerfkitMiddleware:
         kit: the kit to record into (`perfkit.get_kit()` when omitted).
         route_name: ``route_name(environ) -> str | None``, e.g. the framework's route rule.
         identify: ``identify(environ) -> (user_id, organization_id)``.
-        exclude: path prefixes (or a predicate) passed through without being counted.
+        exclude: path prefixes (or a predicate) passed through without being counted
+            (and not guarded).
+        guards: rate and body-size limits (`perfkit.guards.Guards`); `kit.guards`
+            (from the settings) when omitted.
     """
 
     def __init__(
@@ -34,10 +40,16 @@ class PerfkitMiddleware:
         route_name: Callable[[dict[str, Any]], str | None] | None = None,
         identify: Callable[[dict[str, Any]], tuple[Any, Any] | None] | None = None,
         exclude: Callable[[str], bool] | tuple[str, ...] | list[str] | None = None,
+        guards: Guards | None = None,
     ) -> None:
         self.app = app
         self.kit = kit or get_kit()
         self.core = RequestCore(self.kit, route_name, identify, exclude)
+        active = self.core.use_guards(guards)
+        if active is not None:  # logic in perfkit.guards; the hot path checks core.guards once
+            from ..guards.wsgi import guard_wsgi
+
+            self.core.guarded = guard_wsgi(active, app, route_name)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -52,7 +64,8 @@ class PerfkitMiddleware:
             return self.app(environ, start_response)
         response = _Response(core, environ, start_response)
         try:
-            result = self.app(environ, response.start_response)
+            app = self.app if core.guards is None else core.guarded
+            result = app(environ, response.start_response)
             response.iterator = iter(result)
         except BaseException as exc:
             response.finish(exc)

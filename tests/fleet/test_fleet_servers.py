@@ -54,7 +54,9 @@ class Server:
         full = {k: v for k, v in os.environ.items() if not k.startswith("PERFKIT_")}
         full.update(env)
         cmd = [a.replace("{port}", str(self.port)) for a in args]
-        self.proc = subprocess.Popen(cmd, env=full, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, env=full, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+        )
         wait_for_port(self.port, timeout=30, proc=self.proc)
 
     def stop(self) -> None:
@@ -142,9 +144,20 @@ def check_fleet(port: int, env: dict[str, str], total: int) -> None:
     assert abs(row["p99"] - p99) <= 0.01 * p99, (row["p99"], p99)
 
 
-def test_gunicorn_four_workers_report_exact_fleet_counts(fleet_env: dict[str, str], tmp_path: Path) -> None:
+def test_gunicorn_four_workers_report_exact_fleet_counts(
+    fleet_env: dict[str, str], tmp_path: Path
+) -> None:
     server = Server(
-        [sys.executable, "-m", "gunicorn", "-w", "4", "-b", "127.0.0.1:{port}", "tests.apps.fleet_app:wsgi_app"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "4",
+            "-b",
+            "127.0.0.1:{port}",
+            "tests.apps.fleet_app:wsgi_app",
+        ],
         fleet_env,
         tmp_path / "gunicorn.log",
     )
@@ -155,10 +168,12 @@ def test_gunicorn_four_workers_report_exact_fleet_counts(fleet_env: dict[str, st
         server.stop()
 
 
-def test_uvicorn_two_workers_report_exact_fleet_counts(fleet_env: dict[str, str], tmp_path: Path) -> None:
+def test_uvicorn_two_workers_report_exact_fleet_counts(
+    fleet_env: dict[str, str], tmp_path: Path
+) -> None:
     server = Server(
-        [sys.executable, "-m", "uvicorn", "--workers", "2", "--port", "{port}", "--host", "127.0.0.1",
-         "--log-level", "warning", "tests.apps.fleet_app:asgi_app"],
+        [sys.executable, "-m", "uvicorn", "--workers", "2", "--port", "{port}",
+         "--host", "127.0.0.1", "--log-level", "warning", "tests.apps.fleet_app:asgi_app"],
         fleet_env,
         tmp_path / "uvicorn.log",
     )  # fmt: skip
@@ -169,9 +184,20 @@ def test_uvicorn_two_workers_report_exact_fleet_counts(fleet_env: dict[str, str]
         server.stop()
 
 
-def test_a_killed_worker_is_counted_once_and_drops_out(fleet_env: dict[str, str], tmp_path: Path) -> None:
+def test_a_killed_worker_is_counted_once_and_drops_out(
+    fleet_env: dict[str, str], tmp_path: Path
+) -> None:
     server = Server(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:{port}", "tests.apps.fleet_app:wsgi_app"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            "127.0.0.1:{port}",
+            "tests.apps.fleet_app:wsgi_app",
+        ],
         fleet_env,
         tmp_path / "gunicorn.log",
     )
