@@ -9,8 +9,8 @@ import threading
 import time
 from typing import Any
 
+from .._atomic import write_atomically
 from ._client import ApiClient, add_service_options
-from .service import _write_atomically
 
 __all__ = ["add_parser"]
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if live:
             sys.stdout.write("\n")
         if args.save:
-            _write_atomically(args.save, json.dumps(samples, indent=2, default=str).encode())
+            write_atomically(args.save, json.dumps(samples, indent=2, default=str).encode())
             print(f"saved {len(samples)} samples to {args.save}", file=sys.stderr)
     return 0
 

@@ -4,12 +4,11 @@ reset-counters, cleanup, health-check). Each takes --url (the perfkit prefix) an
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from .._atomic import write_atomically
 from ._client import ApiClient, CliError, add_service_options
 from ._output import ms, print_json, table
 
@@ -158,25 +157,9 @@ def export(args: argparse.Namespace) -> int:
             "snapshot": client.get("/api/snapshot"),
         }
         body = json.dumps(data, indent=2, default=str).encode()
-    _write_atomically(args.output_file, body)
+    write_atomically(args.output_file, body)
     print(f"wrote {len(body)} bytes to {args.output_file}", file=sys.stderr)
     return 0
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    """Write beside the target, fsync, rename over it; never leave a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".perfkit-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def reset_counters(args: argparse.Namespace) -> int:

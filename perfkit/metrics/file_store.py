@@ -11,33 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 
+from .._atomic import write_atomically
 from ..clock import Clock, SystemClock
 from .registry import Registry
 from .state import from_state, merge_into, to_state
 
-__all__ = ["FileStore", "write_atomically"]
+__all__ = ["FileStore"]
 
 _log = logging.getLogger("perfkit.store")
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, never a mix."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".perfkit-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class FileStore:
