@@ -12,6 +12,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .alerts import AlertRule
+    from .backup import BackupInfo, BackupScheduler, BackupStrategy, DatabaseBackup
     from .cache import CacheManager, cached
     from .config import PerfkitSettings
     from .errors import (
@@ -30,9 +31,13 @@ __all__ = [
     "AlertRule",
     "BackendError",
     "BackupError",
+    "BackupInfo",
+    "BackupScheduler",
+    "BackupStrategy",
     "CacheBackendError",
     "CacheManager",
     "ConfigError",
+    "DatabaseBackup",
     "MissingDependencyError",
     "Perfkit",
     "PerfkitError",
@@ -63,6 +68,10 @@ _LAZY = {
     "SystemMonitor": ".system",
     "AlertRule": ".alerts",
     "CacheManager": ".cache",
+    "DatabaseBackup": ".backup",
+    "BackupScheduler": ".backup",
+    "BackupInfo": ".backup",
+    "BackupStrategy": ".backup",
     "cached": ".cache",
 }
 

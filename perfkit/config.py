@@ -93,6 +93,8 @@ class PerfkitSettings:
     backup_hour: int = field(default=2, metadata=_check("int", 0, 23))
     backup_minute: int = field(default=0, metadata=_check("int", 0, 59))
     backup_timezone: str | None = field(default=None, metadata=_check("optional_str"))
+    # with a database_url, kit.start() schedules the daily backup
+    backup_schedule: bool = field(default=True, metadata=_check("bool"))
     backup_compress: bool = field(default=True, metadata=_check("bool"))
     # 32 bytes as 64 hex digits or base64: AES-256-GCM at rest (needs perfkit[crypto])
     backup_encryption_key: str | None = field(default=None, metadata=_check("optional_str"))

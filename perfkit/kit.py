@@ -171,6 +171,8 @@ class Perfkit:
         """Start the background work of every component (sampler, alerts, flushes, backups)."""
         # alerts before system, so stop() (reverse order) ends the sampler first
         _ = self.alerts, self.system
+        if self.settings.database_url and self.settings.backup_schedule:
+            _ = self.backup_scheduler  # the daily backup at backup_hour:backup_minute
         with self._lock:
             if self._started:
                 return self

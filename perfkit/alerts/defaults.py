@@ -36,5 +36,7 @@ def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
                   message_template="p95 response time is {value:.3f} s (limit {threshold:g} s)"),
         AlertRule("low_cache_hit_rate", "cache.hit_rate", 70.0, comparison="<",
                   message_template="Cache hit rate is {value:.1f}% (below {threshold:g}%)"),
+        AlertRule("backup_stale", "backup.hours_since_success", 26.0, 48.0,
+                  message_template="No good backup for {value:.0f} h (limit {threshold:g} h)"),
         *guard_alert_rules(),
     ]  # fmt: skip

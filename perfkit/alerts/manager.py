@@ -39,7 +39,7 @@ DOCUMENTED_METRICS = frozenset(
     {
         "system.cpu_percent", "system.memory_percent", "system.disk_percent", "system.load_avg",
         "requests.rate", "requests.error_rate", "requests.p95", "queries.slow_rate",
-        "db.connections", "cache.hit_rate", "guards.rejection_rate",
+        "db.connections", "cache.hit_rate", "guards.rejection_rate", "backup.hours_since_success",
     }
 )  # fmt: skip
 MetricsProvider = Callable[[], Mapping[str, "float | None"]]

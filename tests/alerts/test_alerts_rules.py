@@ -69,12 +69,12 @@ def test_message_templates_reach_metric_values() -> None:
 
 
 def test_default_rules_cover_the_documented_set_and_follow_settings() -> None:
-    """The nine default rules exist, use documented metrics and the settings' thresholds."""
+    """The ten default rules exist, use documented metrics and the settings' thresholds."""
     rules = {r.name: r for r in default_rules(PerfkitSettings(alert_cpu_threshold=85))}
     assert {r.metric for r in rules.values()} == {
         "system.cpu_percent", "system.memory_percent", "system.disk_percent", "queries.slow_rate",
         "requests.error_rate", "db.connections", "requests.p95", "cache.hit_rate",
-        "guards.rejection_rate",
+        "guards.rejection_rate", "backup.hours_since_success",
     }  # fmt: skip
     assert (rules["high_cpu"].warning, rules["high_cpu"].critical) == (85, 90)
     assert rules["db_connections"].critical == 50 and rules["db_connections"].severity == "critical"
