@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_demo_serves_traffic_and_prints_a_summary(tmp_path: object) -> None:
+def test_demo_serves_traffic_and_prints_a_summary(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "perfkit", "demo", "--port", "0", "--duration", "3", "--rate", "50"],
         capture_output=True,
@@ -22,6 +23,8 @@ def test_demo_serves_traffic_and_prints_a_summary(tmp_path: object) -> None:
     count = int(out.stdout.split("requests: ", 1)[1].split()[0])
     assert count > 10
     assert "Traceback" not in out.stderr
+    backups = list((tmp_path / "perfkit-data" / "backups").glob("demo_*.sqlite3.gz"))
+    assert len(backups) == 1  # the demo backs up its database on embedded defaults
 
 
 def test_demo_rejects_bad_arguments() -> None:

@@ -52,8 +52,16 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("perfkit.requests").setLevel(logging.ERROR)  # the summary lists them
-    settings = PerfkitSettings.from_env(slow_request_threshold=0.25)
-    os.makedirs(settings.data_dir, exist_ok=True)
+    base = PerfkitSettings.from_env()
+    os.makedirs(base.data_dir, exist_ok=True)
+    data_dir = os.path.abspath(base.data_dir)
+    settings = base.replace(
+        slow_request_threshold=0.25,
+        database_url=base.database_url or f"sqlite:///{data_dir}/demo.db",
+        backup_dir=os.path.join(data_dir, "backups")
+        if base.backup_dir == "backups"
+        else base.backup_dir,
+    )
     kit = Perfkit(settings)
     demo = Demo(kit, args.port)
     demo.start(traffic=not args.no_traffic, rate=args.rate)
@@ -92,7 +100,8 @@ class Demo:
                 return None  # perfkit records requests; no access log on the console
 
         self.kit = kit
-        self.app = _error_pages(PerfkitMiddleware(build_demo_app(kit), kit))
+        database = (kit.settings.database_url or "sqlite:///:memory:").removeprefix("sqlite:///")
+        self.app = _error_pages(PerfkitMiddleware(build_demo_app(kit, database), kit))
         self.server = make_server("127.0.0.1", port, self.app, _Server, _QuietHandler)
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
         self.stopped = threading.Event()
@@ -103,6 +112,15 @@ class Demo:
         if traffic:
             self._start_thread(lambda: self._traffic(rate), "perfkit-demo-traffic")
         self.kit.start()
+        # besides the daily job kit.start() schedules: one now and one every 10 minutes
+        self.kit.backup_scheduler.schedule_interval_backup(minutes=10)
+        self._start_thread(self._first_backup, "perfkit-demo-backup")
+
+    def _first_backup(self) -> None:
+        try:
+            self.kit.backups.create_backup(name_prefix="demo")
+        except Exception as exc:  # the demo goes on without a backup rather than stopping
+            _log.warning("demo backup failed: %s", exc)
 
     def _start_thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -158,12 +176,15 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def build_demo_app(kit: Perfkit) -> Callable[..., Iterable[bytes]]:
+def build_demo_app(kit: Perfkit, database: str = ":memory:") -> Callable[..., Iterable[bytes]]:
     """A small WSGI app: ids in paths, a slow and a flaky endpoint, SQL queries, a cached one."""
-    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db = sqlite3.connect(database, check_same_thread=False)
     lock = threading.Lock()
-    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
-    db.executemany("INSERT INTO users VALUES (?, ?)", [(i, f"user{i}") for i in range(1, 101)])
+    db.execute("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT)")
+    db.executemany(
+        "INSERT OR IGNORE INTO users VALUES (?, ?)", [(i, f"user{i}") for i in range(1, 101)]
+    )
+    db.commit()
 
     @monitor_query_performance(kit=kit)
     def query(sql: str, *params: Any) -> list[Any]:
