@@ -22,7 +22,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from conftest import REQUIRE_SERVICES
+from tests.conftest import REQUIRE_SERVICES
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.alerts import AlertRule

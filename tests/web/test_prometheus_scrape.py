@@ -26,7 +26,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from conftest import REQUIRE_SERVICES, free_port, wait_for_port
+from tests.conftest import REQUIRE_SERVICES, free_port, wait_for_port
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.wsgi import PerfkitMiddleware
