@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import free_port, service_unavailable, wait_for_port
 
 from perfkit.cache import CacheManager, cached
 from perfkit.testing import FakeClock
+from tests.conftest import free_port, service_unavailable, wait_for_port
 
 pytestmark = pytest.mark.services
 

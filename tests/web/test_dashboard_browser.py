@@ -22,12 +22,12 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from tests.conftest import REQUIRE_SERVICES
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.alerts import AlertRule
 from perfkit.backup import DatabaseBackup
 from perfkit.wsgi import PerfkitMiddleware
+from tests.conftest import REQUIRE_SERVICES
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -26,10 +26,10 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from tests.conftest import REQUIRE_SERVICES, free_port, wait_for_port
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.wsgi import PerfkitMiddleware
+from tests.conftest import REQUIRE_SERVICES, free_port, wait_for_port
 
 pytestmark = pytest.mark.timeout(120)
 
