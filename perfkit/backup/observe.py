@@ -53,11 +53,16 @@ class BackupObserver:
     def get_backup_stats(self) -> dict[str, Any]:
         """Counts, sizes, newest/oldest backup and the outcome of the last runs."""
         backups = self.list_backups()
+        total_bytes = sum(b.size_bytes for b in backups)
         return {
             "backup_dir": str(self.backup_dir),
             "database_type": self.database_type,
             "total_backups": len(backups),
-            "total_size_bytes": sum(b.size_bytes for b in backups),
+            "total_size_bytes": total_bytes,
+            "total_size_mb": round(total_bytes / (1024 * 1024), 3),
+            "newest_backup": backups[0].filename if backups else None,
+            "oldest_backup": backups[-1].filename if backups else None,
+            "backups": [b.to_dict() for b in backups],
             "max_backups": self.max_backups,
             "compress": self.compress,
             "encrypted": self._key is not None,
