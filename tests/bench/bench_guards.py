@@ -78,12 +78,17 @@ def main() -> int:
     specs: list[tuple[str, Guards | None, dict[str, Any], str]] = [
         ("perfkit, no guards", None, {}, "the base middleware"),
         ("+ body limit (16 MiB)", Guards(max_content_length="16MiB"), {}, "Content-Length check"),
-        ("+ rate limit, memory", Guards(LIMIT), {}, "moving window, RateLimit-* headers"),
+        (
+            "+ rate limit, memory",
+            Guards(LIMIT),
+            {},
+            "moving window, RateLimit-* headers (default)",
+        ),
         (
             "+ rate limit, memory, no headers",
             Guards(LIMIT, headers=False),
             {},
-            "moving window, one storage call",
+            "moving window, acquire only",
         ),
         (
             "+ rate limit, memory, sliding counter",
@@ -100,7 +105,7 @@ def main() -> int:
                 "+ rate limit, Redis",
                 Guards(LIMIT, storage=REDIS_URL, namespace=namespace),
                 {},
-                "moving window (Lua), headers: 2 round trips",
+                "moving window (Lua), hit + headers in 1 pipelined round trip",
             )
         )
         specs.append(
@@ -108,7 +113,7 @@ def main() -> int:
                 "+ rate limit, Redis, no headers",
                 Guards(LIMIT, storage=REDIS_URL, namespace=namespace, headers=False),
                 {},
-                "1 round trip",
+                "1 round trip (EVALSHA)",
             )
         )
     for name, guards, settings, note in specs:
