@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import itertools
 import logging
+import math
 import threading
 from bisect import bisect_left
 from collections import deque
@@ -15,6 +16,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import PerfkitSettings
 from .routes import OTHER, RouteTemplater
+from .sketch import ZERO_INDEX, QuantileSketch
 from .sql import fingerprint_sql
 from .stats import DurationStats, EndpointStats
 
@@ -100,6 +102,7 @@ class Registry:
         self._pending: deque[tuple[Any, ...]] = deque()
         self.drain_at = 512
         self.templater = RouteTemplater(self.settings.max_path_length)
+        self._multiplier = QuantileSketch()._multiplier  # every sketch here has this accuracy
         self.drained = 0
         self._begun = itertools.count()
         self._ended = itertools.count()
@@ -208,8 +211,9 @@ class Registry:
     def drain(self) -> int:
         """Aggregate every queued request record; returns how many it took.
 
-        Durations are gathered per sketch and added with `add_many` at the
-        end: one tight loop per sketch instead of two method calls per record.
+        Each duration's sketch bin is computed once; durations and bins are
+        gathered per sketch (the endpoint's and the minute's) and added with
+        `add_indexed` at the end, counted in C rather than one call per record.
         """
         pending = self._pending
         if not pending:
@@ -223,8 +227,12 @@ class Registry:
             threshold = self.settings.slow_request_threshold
             template = self.templater.template
             pseudonymise = self._pseudonymise if self.settings.user_id_hash_key else None
-            durations: dict[DurationStats, list[float]] = {}
+            # per sketch: the durations and their bin indices, each index computed once
+            durations: dict[DurationStats, tuple[list[int], list[float]]] = {}
+            multiplier = self._multiplier
+            log, ceil = math.log, math.ceil
             bucket: MinuteBucket | None = None
+            bucket_indices: list[int] = []
             bucket_durations: list[float] = []
             popleft = pending.popleft
             while True:
@@ -241,11 +249,14 @@ class Registry:
                 stats = endpoints.get(key)
                 if stats is None:
                     stats = self._new_endpoint(key)  # may be the shared overflow series
-                values = durations.get(stats)
-                if values is None:
-                    durations[stats] = [duration]
+                # the sketch bin, as QuantileSketch.index_of computes it (inlined: hot loop)
+                index = ceil(log(duration) * multiplier) if duration > 1e-9 else ZERO_INDEX
+                pair = durations.get(stats)
+                if pair is None:
+                    durations[stats] = ([index], [duration])
                 else:
-                    values.append(duration)
+                    pair[0].append(index)
+                    pair[1].append(duration)
                 stats.total += duration
                 stats.buckets[bisect_left(bounds, duration)] += 1
                 statuses = stats.statuses
@@ -257,11 +268,12 @@ class Registry:
                 minute = int(now // 60)
                 if bucket is None or bucket.minute != minute:
                     if bucket is not None:
-                        durations.setdefault(bucket, []).extend(bucket_durations)
-                        bucket_durations = []
+                        _extend(durations, bucket, bucket_indices, bucket_durations)
+                        bucket_indices, bucket_durations = [], []
                     bucket = minutes.get(minute)
                     if bucket is None:
                         bucket = self._new_minute(minutes, minute)
+                bucket_indices.append(index)
                 bucket_durations.append(duration)
                 bucket.total += duration
                 if status >= 500:
@@ -292,9 +304,9 @@ class Registry:
                 if error_type is not None:
                     self._count_error(error_type)
             if bucket is not None:
-                durations.setdefault(bucket, []).extend(bucket_durations)
-            for target, values in durations.items():
-                target.sketch.add_many(values)
+                _extend(durations, bucket, bucket_indices, bucket_durations)
+            for target, (indices, values) in durations.items():
+                target.sketch.add_indexed(indices, values)
             self.drained += taken
         for found in slow_found:
             self._keep_slow_request(*found)
@@ -497,6 +509,20 @@ class Registry:
                 client_errors += bucket.client_errors
                 kept.append(bucket)
         return merged, client_errors, kept
+
+
+def _extend(
+    table: dict[DurationStats, tuple[list[int], list[float]]],
+    target: DurationStats,
+    indices: list[int],
+    values: list[float],
+) -> None:
+    pair = table.get(target)
+    if pair is None:
+        table[target] = (indices, values)
+    else:
+        pair[0].extend(indices)
+        pair[1].extend(values)
 
 
 class _Locked:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = ["DEFAULT_RELATIVE_ACCURACY", "QuantileSketch"]
 
 DEFAULT_RELATIVE_ACCURACY = 0.0075
 _MIN_POSITIVE = 1e-9  # values below a nanosecond count as zero
+ZERO_INDEX = -(1 << 62)  # the "bin" of values that count as zero (see index_of)
 _INF = float("inf")
 
 
@@ -126,6 +128,44 @@ class QuantileSketch:
         self.count += len(values) - skipped
         self.min = low
         self.max = high
+
+    def index_of(self, value: float) -> int:
+        """The bin index of `value` (`ZERO_INDEX` for values that count as zero).
+
+        With `add_indexed`, a batch computes each value's bin once and feeds
+        several sketches of the same accuracy (an endpoint's and its minute's).
+        """
+        if value > _MIN_POSITIVE:
+            return math.ceil(math.log(value) * self._multiplier)
+        return ZERO_INDEX
+
+    def add_indexed(self, indices: list[int], values: list[float]) -> None:
+        """Record `values` whose bins `index_of` already gave as `indices` (same order).
+
+        NaN and infinite values must have been left out by the caller.
+        """
+        if not values:
+            return
+        counted = Counter(indices)
+        zeros = counted.pop(ZERO_INDEX, 0)
+        counts = self.counts
+        offset = self.offset
+        for index, n in sorted(counted.items(), reverse=True):  # highest first: folding is stable
+            pos = index - offset
+            if 0 <= pos < len(counts):
+                counts[pos] += n
+            else:
+                self._add_outside(index, n)
+                counts = self.counts
+                offset = self.offset
+        self.zero_count += zeros
+        self.count += len(values)
+        low = min(values)
+        high = max(values)
+        if low < self.min:
+            self.min = max(low, 0.0)
+        if high > self.max:
+            self.max = high
 
     def _add_outside(self, index: int, weight: int) -> None:
         """Widen the bin range to take `index`, then fold the lowest bins if too wide."""

@@ -135,13 +135,13 @@ class _Response:
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Callable[[bytes], Any]:
         try:
-            code = int(status[:3])
-            if code < 100 or status[3:4] not in ("", " "):
-                raise ValueError(status)
-            self.status = code
-        except (TypeError, ValueError):
+            code = _STATUS_CODES.get(status) or _status_code(status)
+        except TypeError:  # not even hashable
+            code = None
+        if code is None:
             self.core.app_problem("status line", f"invalid WSGI status line {status!r}")
-            self.status = 500
+            code = 500
+        self.status = code
         self.headers = headers
         try:
             headers.append(("X-Request-ID", self.request_id))
@@ -248,6 +248,21 @@ class _Response:
             if core.identify is not None:
                 user_id_var.set(None)
                 organization_id_var.set(None)
+
+
+_STATUS_CODES: dict[str, int] = {}  # status line -> code, for the lines apps really send
+
+
+def _status_code(status: Any) -> int | None:
+    """The code of a PEP 3333 status line ("200 OK"), or None when it is not one."""
+    if not isinstance(status, str) or status[3:4] not in ("", " ") or not status[:3].isdigit():
+        return None
+    code = int(status[:3])
+    if code < 100:
+        return None
+    if len(_STATUS_CODES) < 512:  # bounded: odd reason phrases cannot grow it
+        _STATUS_CODES[status] = code
+    return code
 
 
 def _content_length(headers: Any) -> int:

@@ -134,3 +134,21 @@ def test_add_many_is_the_same_as_adding_each(values: list[float], max_bins: int)
     batched = QuantileSketch(max_bins=max_bins)
     batched.add_many(values)
     assert batched.to_dict() == one_by_one.to_dict()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 1e6, allow_nan=False)), max_size=300))
+def test_add_indexed_is_the_same_as_adding_each(values: list[float]) -> None:
+    """Same bins, counts and extremes (within max_bins; folding past it depends on order)."""
+    one_by_one = QuantileSketch()
+    for v in values:
+        one_by_one.add(v)
+    indexed = QuantileSketch()
+    indexed.add_indexed([indexed.index_of(v) for v in values], values)
+    assert indexed.quantiles(QS) == one_by_one.quantiles(QS)
+    assert (indexed.count, indexed.zero_count, indexed.min, indexed.max) == (
+        one_by_one.count,
+        one_by_one.zero_count,
+        one_by_one.min,
+        one_by_one.max,
+    )
