@@ -65,6 +65,8 @@ class PerfkitSettings:
     alert_memory_threshold: float = field(default=80.0, metadata=_check("float", 0, 100))
     alert_disk_threshold: float = field(default=90.0, metadata=_check("float", 0, 100))
     max_alerts_per_hour: int = field(default=10, metadata=_check("int", 0, 100_000))
+    # shared secret of POST /api/alerts/webhook: X-Perfkit-Signature must be its HMAC-SHA256
+    alert_webhook_secret: str | None = field(default=None, metadata=_check("optional_str"))
     # --- storage and fleet ---
     data_dir: str = field(default="perfkit-data", metadata=_check("str"))
     redis_url: str | None = field(default=None, metadata=_check("optional_str"))
@@ -138,7 +140,14 @@ class PerfkitSettings:
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-serialisable values, secrets masked."""
         out = dataclasses.asdict(self)
-        for secret in ("token", "user_id_hash_key", "cache_signing_key", "backup_encryption_key"):
+        secrets = (
+            "token",
+            "user_id_hash_key",
+            "cache_signing_key",
+            "backup_encryption_key",
+            "alert_webhook_secret",
+        )
+        for secret in secrets:
             if out.get(secret):
                 out[secret] = "***"
         if out.get("redis_url"):

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..clock import Clock, SystemClock
-from .families import MetricFamily
+from .families import MetricFamily, MetricKind
 from .redis_codec import (
     Keys,
     decode,
@@ -399,7 +399,26 @@ class RedisStore:
             "perfkit_fleet_workers", "gauge", "Live worker processes (heartbeats)."
         )
         workers.add(len(self.workers))
-        return [flushes, workers]
+        families = [flushes, workers]
+        for name, kind, text, field in _WORKER_FAMILIES:
+            family = MetricFamily(name, kind, text)
+            for worker in self.workers:
+                if field in worker:
+                    label = f"{worker.get('host', '?')}:{worker.get('pid', '?')}"
+                    family.add(
+                        float(worker[field]), "_total" if kind == "counter" else "", worker=label
+                    )
+            families.append(family)
+        return families
+
+
+# per-worker figures from the heartbeats: (family, kind, help, heartbeat field)
+_WORKER_FAMILIES: tuple[tuple[str, MetricKind, str, str], ...] = (
+    ("perfkit_worker_in_progress", "gauge", "Requests in flight, per worker.", "in_progress"),
+    ("perfkit_worker_rss_bytes", "gauge", "Resident memory of each worker.", "rss_bytes"),
+    ("perfkit_worker_threads", "gauge", "Threads of each worker.", "threads"),
+    ("perfkit_worker_cpu_seconds", "counter", "CPU time used by each worker.", "cpu_seconds"),
+)
 
 
 def _texts(values: Iterable[Any]) -> list[str]:

@@ -163,7 +163,7 @@ def rules_test(ctx: Ctx) -> Any:
 
 def alerts_webhook(ctx: Ctx) -> Any:
     manager = _alerts(ctx)
-    secret = getattr(ctx.kit.settings, "alert_webhook_secret", None)
+    secret = ctx.kit.settings.alert_webhook_secret
     if secret:
         import hashlib
         import hmac

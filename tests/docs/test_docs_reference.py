@@ -66,6 +66,8 @@ SETTING_DOCS: dict[str, str] = {
     "alert_memory_threshold": "Warning threshold (%) of the default memory rule.",
     "alert_disk_threshold": "Warning threshold (%) of the default disk rule.",
     "max_alerts_per_hour": "Cap on notifications sent per hour (all rules together).",
+    "alert_webhook_secret": "Shared secret for POST /api/alerts/webhook: the body's "
+    "HMAC-SHA256 must come in X-Perfkit-Signature.",
     "data_dir": "Directory for perfkit's own files in embedded mode.",
     "redis_url": "Redis for fleet mode, the cache's `auto` backend, fleet-wide guards "
     "and backup locks.",

@@ -76,6 +76,7 @@ def test_three_workers_merge_exactly(redis_url: str, namespace: str) -> None:
     assert 'app_requests_total{method="GET",endpoint="/items/{id}",status="200"} 2940' in text
     assert 'app_request_duration_seconds_count{method="GET",endpoint="/items/{id}"} 3000' in text
     assert len(snap["fleet"]["workers"]) == 3
+    assert text.count("perfkit_worker_rss_bytes{worker=") == 3  # process figures per worker
 
 
 def test_a_resent_flush_is_not_counted_twice(redis_url: str, namespace: str) -> None:

@@ -227,3 +227,33 @@ def test_parts_not_in_use_answer_404_not_available() -> None:
     assert status in (200, 404)
     if status == 404:
         assert body["error"] == "not_available"
+
+
+def test_webhook_ingestion_checks_the_shared_secret() -> None:
+    import hashlib
+    import hmac
+
+    kit = Perfkit(PerfkitSettings(alert_webhook_secret="hook-secret"))
+    body = json.dumps({"name": "disk", "severity": "critical", "message": "disk full"}).encode()
+    signature = "sha256=" + hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
+    bad = handle(
+        kit,
+        ApiRequest(
+            "POST",
+            "/api/alerts/webhook",
+            "",
+            {"x-perfkit-signature": "sha256=00"},
+            body,
+            "127.0.0.1",
+        ),
+    )
+    assert bad.status == 401 and b"bad_signature" in bad.body
+    good = handle(
+        kit,
+        ApiRequest(
+            "POST", "/api/alerts/webhook", "", {"x-perfkit-signature": signature}, body, "127.0.0.1"
+        ),
+    )
+    assert good.status == 200
+    history = kit.alerts.get_alert_history(hours=1)
+    assert [(a.name, a.source) for a in history] == [("disk", "external")]
