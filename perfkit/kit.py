@@ -243,6 +243,9 @@ class Perfkit:
                 monitor = SystemMonitor(
                     interval=self.settings.monitoring_interval, clock=self.clock
                 )
+                exchange = getattr(self.fleet, "host_samples", None)
+                if exchange is not None:
+                    monitor.shared = exchange()  # fleet mode: one sampler per host
                 monitor.on_sample.append(self._after_sample)
                 self.register_component("system", monitor)
         return monitor  # type: ignore[return-value]

@@ -104,6 +104,10 @@ class SystemMonitor:
         self.history: deque[SystemMetrics] = deque(maxlen=max_history)
         self.disks: dict[str, dict[str, float]] = {}
         self.on_sample: list[Callable[[SystemMetrics], None]] = []
+        # fleet mode: claim(interval) -> bool, publish(dict), fetch() -> dict | None
+        self.shared: Any = None
+        self.sampled = 0
+        self.adopted = 0
         self.errors = 0
         self._latest: SystemMetrics | None = None
         self._lock = threading.Lock()
@@ -302,9 +306,20 @@ class SystemMonitor:
 
     # ------------------------------------------------------------- background
     def sample(self) -> SystemMetrics | None:
-        """Take a sample, keep it in the history and call the `on_sample` callbacks."""
+        """Take a sample, keep it in the history and call the `on_sample` callbacks.
+
+        With `shared` set (fleet mode), one process per host samples and
+        publishes; the others adopt its sample instead of reading psutil again.
+        """
         try:
-            metrics = self.get_current_metrics()
+            metrics = self._adopt() if self.shared is not None else None
+            if metrics is None:
+                metrics = self.get_current_metrics()
+                if self.shared is not None:
+                    self.shared.publish({**metrics.to_dict(), "disks": dict(self.disks)})
+                self.sampled += 1
+            else:
+                self.adopted += 1
         except Exception as exc:  # a failed sample must not kill the sampler
             self.errors += 1
             _log.debug("system sample failed: %s", exc, exc_info=True)
@@ -316,6 +331,20 @@ class SystemMonitor:
             except Exception:
                 self.errors += 1
                 _log.exception("perfkit on_sample callback %r failed", callback)
+        return metrics
+
+    def _adopt(self) -> SystemMetrics | None:
+        """Another process of this host sampled: take its figures (None: sample here)."""
+        shared = self.shared
+        if shared is None or shared.claim(self.interval):
+            return None
+        data = shared.fetch()
+        if not data:
+            return None
+        self.disks = {str(k): dict(v) for k, v in dict(data.pop("disks", {})).items()}
+        data["load_avg"] = tuple(data["load_avg"])
+        metrics = SystemMetrics(**data)
+        self._latest = metrics
         return metrics
 
     def start_monitoring(self, interval: float | None = None) -> None:

@@ -372,6 +372,10 @@ class RedisStore:
             _log.debug("notification claim failed open: %s", exc)
             return True
 
+    def host_samples(self) -> HostSamples:
+        """The per-host sample exchange for the system monitor (one sampler per host)."""
+        return HostSamples(self.client, self.keys, self.host, self.process_id)
+
     # --------------------------------------------------------------- component
     def snapshot(self) -> dict[str, Any]:
         hosts: dict[str, int] = {}
@@ -419,6 +423,61 @@ _WORKER_FAMILIES: tuple[tuple[str, MetricKind, str, str], ...] = (
     ("perfkit_worker_threads", "gauge", "Threads of each worker.", "threads"),
     ("perfkit_worker_cpu_seconds", "counter", "CPU time used by each worker.", "cpu_seconds"),
 )
+
+
+class HostSamples:
+    """One process per host reads the machine's figures; its neighbours reuse them.
+
+    Host figures (CPU, RAM, disk, network) are the same for every worker of a
+    host, so sampling them once per worker is waste. A short Redis claim per
+    host picks the sampler; with Redis unreachable every process samples for
+    itself (fail open).
+    """
+
+    def __init__(self, client: Any, keys: Keys, host: str, process_id: str) -> None:
+        self.client = client
+        self.lock_key = keys.prefix + "hostlock:" + host
+        self.data_key = keys.prefix + "host:" + host
+        self.process_id = process_id
+        self.ttl_ms = 30_000
+
+    def claim(self, interval: float) -> bool:
+        """True when this process should sample now (it holds, or just took, the claim)."""
+        self.ttl_ms = max(int(interval * 3000), 1000)
+        try:
+            hold_ms = max(int(interval * 1500), 500)  # outlives one interval: the sampler stays put
+            if self.client.set(self.lock_key, self.process_id, nx=True, px=hold_ms):
+                return True
+            holder = self.client.get(self.lock_key)
+            if _text(holder) == self.process_id:
+                self.client.pexpire(self.lock_key, hold_ms)
+                return True
+            return False
+        except Exception:
+            return True
+
+    def publish(self, data: dict[str, Any]) -> None:
+        try:
+            self.client.set(self.data_key, json.dumps(data, default=str), px=self.ttl_ms)
+        except Exception as exc:
+            _log.debug("host sample not published: %s", exc)
+
+    def fetch(self) -> dict[str, Any] | None:
+        try:
+            raw = self.client.get(self.data_key)
+        except Exception:
+            return None
+        if raw is None:
+            return None
+        try:
+            data = json.loads(_text(raw))
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _texts(values: Iterable[Any]) -> list[str]:

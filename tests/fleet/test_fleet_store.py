@@ -181,3 +181,22 @@ def test_redis_outage_keeps_the_delta_and_completes_after(
     assert store.flush()
     fleet = store.load()
     assert fleet.endpoints[("GET", "/o")].count == 175
+
+
+def test_host_figures_are_sampled_once_per_host(redis_url: str, namespace: str) -> None:
+    """Workers of one host share one system sampler: the others adopt its figures."""
+    kits = [worker_kit(redis_url, namespace) for _ in range(3)]
+    monitors = [kit.system for kit in kits]
+    taken = [monitor.sample() for monitor in monitors]
+    assert [m.sampled for m in monitors] == [1, 0, 0]
+    assert [m.adopted for m in monitors] == [0, 1, 1]
+    assert taken[0] is not None and taken[1] == taken[0] == taken[2]
+    assert monitors[2].disks == monitors[0].disks
+    # every worker still evaluates alerts on the host figures and exposes them
+    assert "system_cpu_usage_percent" in kits[2].render_metrics()[1].decode()
+
+
+def test_host_sampling_fails_open_without_redis() -> None:
+    kit = Perfkit(PerfkitSettings(redis_url="redis://127.0.0.1:9/0", flush_interval=60.0))
+    assert kit.system.sample() is not None
+    assert kit.system.sampled == 1
