@@ -11,7 +11,7 @@ from ..config import PerfkitSettings
 from ..context import user_id_var
 from ..errors import ConfigError
 from .clients import TrustedProxies
-from .limiter import STRATEGIES, Decision, RateLimiter
+from .limiter import STRATEGIES, Decision, RateLimiter, Rule
 from .spec import LimitSpec, parse_rate_limits, parse_size
 from .stats import GuardStats
 
@@ -23,6 +23,14 @@ __all__ = ["ALWAYS_EXEMPT", "Guards"]
 ALWAYS_EXEMPT = ("/health",)  # load balancers' health checks must never be refused
 KEYS = ("ip", "user")
 MAX_KEY = 200  # longer client keys are hashed (bounded Redis keys)
+MAX_CLIENT_CACHE = 16_384  # (peer, forwarded header) pairs remembered with their client key
+
+
+def _bounded(ident: str) -> str:
+    """`ident`, or its SHA-256 when longer than `MAX_KEY` (bounded storage keys)."""
+    if len(ident) > MAX_KEY:
+        return "sha256:" + hashlib.sha256(ident.encode()).hexdigest()
+    return ident
 
 
 def _limits(value: str | None, what: str) -> tuple[LimitSpec, ...]:
@@ -49,7 +57,9 @@ class Guards:
         exempt: path prefixes or ``exempt(path) -> bool`` never limited; ``/health``
             and the perfkit prefix always are.
         max_content_length: largest request body, bytes (``16MiB`` also reads); None: no limit.
-        headers: send ``RateLimit-*`` headers on allowed responses too.
+        headers: send ``RateLimit-*`` headers on allowed responses too (with memory
+            storage that is a second storage read per request; with Redis it
+            shares the hit's round trip).
         trusted_proxies: addresses/networks whose forwarding header is believed.
         proxy_header: ``"x-forwarded-for"`` or ``"forwarded"`` (RFC 7239).
         strategy: ``moving-window``, ``sliding-window-counter`` or ``fixed-window``.
@@ -107,6 +117,8 @@ class Guards:
         self.limiter: RateLimiter | None = None
         self.stats = GuardStats()
         self._bind_lock = threading.Lock()
+        self._rules: dict[str, Rule] = {}  # scope -> its prepared limits (per limiter)
+        self._clients: dict[tuple[str | None, str | None], str] = {}  # (peer, header) -> key
 
     @classmethod
     def from_settings(cls, settings: PerfkitSettings, **overrides: Any) -> Guards:
@@ -189,8 +201,18 @@ class Guards:
         return self.limits, "*"
 
     def client_key(self, request: Any, peer: str | None, forwarded: str | None) -> str:
+        """Who is counted: ``user:<id>``, ``key:<answer>`` or ``ip:<address>`` (long: hashed)."""
         key = self.key
-        ident: str | None = None
+        if key == "ip":
+            pair = (peer, forwarded)
+            ident = self._clients.get(pair)
+            if ident is None:
+                ident = self._ip_key(peer, forwarded)
+                if len(self._clients) >= MAX_CLIENT_CACHE:
+                    self._clients.clear()  # bounded: a fresh start beats an eviction policy here
+                self._clients[pair] = ident
+            return ident
+        ident = None
         if key == "user":
             ident = user_id_var.get()
             ident = None if ident is None else "user:" + ident
@@ -202,10 +224,11 @@ class Guards:
                 if self.kit is not None:
                     self.kit.errors.report("guards key function", exc)
         if ident is None:
-            ident = "ip:" + self.proxies.client(peer, forwarded)
-        if len(ident) > MAX_KEY:
-            ident = "sha256:" + hashlib.sha256(ident.encode()).hexdigest()
-        return ident
+            return self._ip_key(peer, forwarded)
+        return _bounded(ident)
+
+    def _ip_key(self, peer: str | None, forwarded: str | None) -> str:
+        return _bounded("ip:" + self.proxies.client(peer, forwarded))
 
     def check_rate(
         self,
@@ -225,10 +248,15 @@ class Guards:
             specs, scope = self.specs_for(route)
         else:
             specs, scope = self.limits, "*"
-        if not specs:
-            return None
-        client = self.client_key(request, peer, forwarded)
-        decision = limiter.hit(specs, scope, client, self.headers)
+        rule = self._rules.get(scope)
+        if rule is None or rule.specs is not specs:
+            if not specs:
+                return None
+            rule = self._rules[scope] = limiter.rule(specs, scope)  # scopes: the routes limited
+        client = self._clients.get((peer, forwarded)) if self.key == "ip" else None
+        if client is None:
+            client = self.client_key(request, peer, forwarded)
+        decision = limiter.check(rule, client, self.headers)
         if not decision.allowed:
             self.stats.limited(route or self.route(request, path, route_name), client)
         return decision

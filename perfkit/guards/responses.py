@@ -14,13 +14,44 @@ import math
 
 from .limiter import Decision
 
-__all__ = ["ratelimit_headers", "too_large", "too_many_requests"]
+__all__ = ["ratelimit_headers", "raw_ratelimit_headers", "too_large", "too_many_requests"]
 
 Headers = list[tuple[str, str]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+_HEADERS: dict[Decision, Headers] = {}
+_RAW_HEADERS: dict[Decision, RawHeaders] = {}
+MAX_CACHED = 8192
 
 
 def ratelimit_headers(decision: Decision) -> Headers:
-    """The ``RateLimit-*`` fields for a decision that carries figures (empty otherwise)."""
+    """The ``RateLimit-*`` fields for a decision that carries figures (empty otherwise).
+
+    The list is shared between requests with the same figures (the limiter's
+    decisions take few values): callers copy it, never change it.
+    """
+    headers = _HEADERS.get(decision)
+    if headers is None:
+        headers = _build(decision)
+        if len(_HEADERS) >= MAX_CACHED:
+            _HEADERS.clear()
+        _HEADERS[decision] = headers
+    return headers
+
+
+def raw_ratelimit_headers(decision: Decision) -> RawHeaders:
+    """`ratelimit_headers` as ASGI wants them: lower-case latin-1 bytes (shared, read-only)."""
+    headers = _RAW_HEADERS.get(decision)
+    if headers is None:
+        headers = [(k.lower().encode(), v.encode()) for k, v in _build(decision)]
+        if len(_RAW_HEADERS) >= MAX_CACHED:
+            _RAW_HEADERS.clear()
+        _RAW_HEADERS[decision] = headers
+    return headers
+
+
+def _build(decision: Decision) -> Headers:
     if not decision.limit:
         return []
     return [

@@ -35,6 +35,19 @@ def _drain(stream: Any, amount: int) -> None:
         pass  # a client that vanished mid-body: nothing more to do for it
 
 
+def _with_headers(
+    start_response: Callable[..., Any], extra: list[tuple[str, str]]
+) -> Callable[..., Any]:
+    """`start_response` adding the ``RateLimit-*`` fields (the common allowed path)."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if exc_info:
+            return start_response(status, [*headers, *extra], exc_info)
+        return start_response(status, [*headers, *extra])  # `extra` is shared: never extended
+
+    return start
+
+
 def guard_wsgi(guards: Guards, app: WSGIApp, route_name: Callable[[Any], Any] | None) -> WSGIApp:
     """`app` behind the guards: 413 and 429 answered here, the rest passed on."""
     limit = guards.max_content_length
@@ -42,7 +55,9 @@ def guard_wsgi(guards: Guards, app: WSGIApp, route_name: Callable[[Any], Any] | 
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
-        if guards.is_exempt(path):
+        if path.startswith(guards.exempt_prefixes) or (
+            guards.exempt_check is not None and guards.is_exempt(path)
+        ):
             return app(environ, start_response)
         guards.stats.checked()
         stream: LimitedInput | None = None
@@ -66,8 +81,10 @@ def guard_wsgi(guards: Guards, app: WSGIApp, route_name: Callable[[Any], Any] | 
                     return _reply(start_response, too_many_requests(decision, guards.headers))
                 if guards.headers:
                     extra = ratelimit_headers(decision)
-        if stream is None and not extra:
-            return app(environ, start_response)
+        if stream is None:
+            if not extra:
+                return app(environ, start_response)
+            return app(environ, _with_headers(start_response, extra))
         return _Guarded(guards, app, environ, start_response, stream, extra).run()
 
     return guarded

@@ -346,3 +346,33 @@ def test_redis_outage_falls_back_per_process_and_recovers(
     client.poll(lambda: (call(app), guards.stats.storage == "redis")[1], "the switch back")
     kit.stop()
     guards.stop()
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "sliding-window-counter", "fixed-window"])
+def test_redis_scripts_forgotten_by_the_server_are_reloaded_without_double_counting(
+    own_redis: tuple[str, Callable[[], None], Callable[[], None]], strategy: str
+) -> None:
+    """After ``SCRIPT FLUSH`` (as after a Redis restart) the pipelined EVALSHA fails with
+    NOSCRIPT: the hit is run again through the library's script object, counted once,
+    and the figures read after it."""
+    import redis
+
+    from perfkit.guards import RateLimiter, parse_rate_limits
+
+    url = own_redis[0]
+    limiter = RateLimiter(strategy, url, f"t-{uuid.uuid4().hex}")
+    conn = redis.Redis.from_url(url)
+    try:
+        specs = parse_rate_limits("5/minute")
+        assert limiter.hit(specs, "*", "ip:a", True).remaining == 4
+        conn.script_flush()
+        second = limiter.hit(specs, "*", "ip:a", True)
+        assert (second.allowed, second.remaining) == (True, 3)
+        assert second.reset >= 1
+        conn.script_flush()
+        assert limiter.hit(specs, "*", "ip:a", False).allowed
+        assert limiter.hit(specs, "*", "ip:a", True).remaining == 1
+        assert limiter.storage == "redis"  # no fallback: NOSCRIPT is not an outage
+    finally:
+        conn.close()
+        limiter.close()
