@@ -20,6 +20,9 @@ class EmailNotifier:
         recipients: one address or a list of addresses.
         starttls: upgrade the connection with STARTTLS before logging in.
         timeout: seconds for the SMTP connection and each command.
+        ssl_context: context for STARTTLS, e.g. one trusting a private CA
+            (`ssl.create_default_context(cafile=...)`); default
+            `ssl.create_default_context()`: system CAs, hostname checked.
     """
 
     def __init__(
