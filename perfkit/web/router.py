@@ -39,7 +39,7 @@ class Param:
     description: str = ""
 
     def parse(self, raw: str | None) -> Any:
-        if raw is None or raw == "":
+        if raw is None:
             return self.default
         expected = self.expected()
         try:
@@ -124,7 +124,12 @@ class Route:
             raise ApiError(
                 400, "bad_parameter", f"unknown parameter {unknown[0]!r} (allowed: {allowed})"
             )
-        return {p.name: p.parse(raw[p.name][-1] if p.name in raw else None) for p in self.params}
+        for name, values in raw.items():
+            if len(values) > 1:
+                raise ApiError(
+                    400, "bad_parameter", f"{name} is given {len(values)} times; give it once"
+                )
+        return {p.name: p.parse(raw[p.name][0] if p.name in raw else None) for p in self.params}
 
 
 class RouteTable:

@@ -257,3 +257,9 @@ def test_webhook_ingestion_checks_the_shared_secret() -> None:
     assert good.status == 200
     history = kit.alerts.get_alert_history(hours=1)
     assert [(a.name, a.source) for a in history] == [("disk", "external")]
+
+
+@pytest.mark.parametrize("query", ["limit=", "limit=5&limit=6"])
+def test_empty_or_repeated_parameters_are_400(kit: Perfkit, query: str) -> None:
+    status, body, _ = call(kit, "GET", "/api/requests/slow", query, token="s3cret")
+    assert status == 400 and body["error"] == "bad_parameter"

@@ -130,9 +130,11 @@ def sample_app(kit: Perfkit) -> Callable[..., Any]:
     return app
 
 
-def get(url: str) -> int:
+def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> int:
+    """The status of a GET (a POST when `data` is given), HTTP errors included."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
             return int(response.status)
     except urllib.error.HTTPError as exc:
@@ -312,11 +314,15 @@ def test_dashboard_asks_for_the_token_and_shows_parts_not_in_use(
             "s3cret-token"
         )
         assert driver.find_element("css selector", '[data-tile="requests"] .value').text == "5"
-        for part in ("cache", "backups", "alerts"):
+        for part in ("cache", "backups", "alerts", "guards"):
             value = driver.find_element("css selector", f'[data-tile="{part}"] .value').text
             assert value == "not in use", (part, value)
         alerts_cell = driver.find_element("css selector", '[data-table="alerts"] td').text
         assert alerts_cell.startswith("not in use")
+        guards_tile = driver.find_element("css selector", '[data-tile="guards"] .sub').text
+        assert "PERFKIT_RATE_LIMIT" in guards_tile and "PERFKIT_MAX_CONTENT_LENGTH" in guards_tile
+        guards_cell = driver.find_element("css selector", '[data-table="guard-endpoints"] td').text
+        assert guards_cell.startswith("not in use") and "PERFKIT_RATE_LIMIT" in guards_cell
 
         # the only console errors are the two refused requests (no token, wrong token)
         messages = severe_console_messages(driver)
@@ -324,3 +330,78 @@ def test_dashboard_asks_for_the_token_and_shows_parts_not_in_use(
             messages
         )
         screenshot(driver, tmp_path / "dashboard-token.png")
+
+
+def test_dashboard_shows_the_request_guards_refusals(
+    tmp_path: Path, browser: Callable[[int, int], Any]
+) -> None:
+    """A rate limit and a body limit from the settings: 429s and 413s in the tile and tables."""
+    kit = Perfkit(
+        PerfkitSettings(
+            rate_limit="3/minute",
+            max_content_length=1024,
+            trusted_proxies="127.0.0.1",  # the test's clients are told apart by X-Forwarded-For
+        )
+    )
+    statuses: list[int] = []
+    with serve(PerfkitMiddleware(sample_app(kit), kit)) as base:
+        hostile = base + urllib.parse.quote(HOSTILE)
+        # three clients over the limit (3 a minute each), on two endpoints
+        for client, url, times in (
+            ("203.0.113.7", f"{base}/users/1", 7),
+            ("203.0.113.8", hostile, 5),
+            ("198.51.100.20", f"{base}/users/2", 4),
+        ):
+            for _ in range(times):
+                statuses.append(get(url, {"X-Forwarded-For": client}))
+        # one oversize body from a client still within its limit
+        big = {"X-Forwarded-For": "192.0.2.1", "Content-Type": "application/octet-stream"}
+        statuses.append(get(f"{base}/users/3", big, b"x" * 4096))
+        limited, too_large = statuses.count(429), statuses.count(413)
+        assert limited == 4 + 2 + 1 and too_large == 1, statuses
+        section = kit.snapshot()["guards"]
+        assert sum(section["rate_limited"].values()) == limited
+
+        driver = browser(1280, 900)
+        driver.get(base + "/perfkit/")
+        wait_for(driver, "document.body.dataset.ready === '1'")
+        tile = driver.find_element("css selector", '[data-tile="guards"]')
+        assert tile.find_element("css selector", ".value").text == str(limited + too_large)
+        sub = tile.find_element("css selector", ".sub").text
+        assert f"{limited} rate-limited" in sub and f"{too_large} too large" in sub, sub
+        assert tile.get_attribute("data-state") == "crit"  # 8 of 17 guarded requests refused
+
+        def table(name: str) -> tuple[int, list[list[str]]]:
+            card = driver.find_element("css selector", f'[data-table="{name}"]')
+            cells = [
+                [td.text for td in tr.find_elements("css selector", "td")]
+                for tr in card.find_elements("css selector", "tbody tr")
+            ]
+            return int(card.get_attribute("data-rows")), cells
+
+        n, endpoints = table("guard-endpoints")
+        assert n == len(section["rate_limited"]) == 2, endpoints
+        # most 429s first: /users/{id} (clients .7 and .20), then the hostile path (.8)
+        assert endpoints[0][1:] == ["5", "2"] and endpoints[1][1:] == ["2", "1"], endpoints
+        shown = {row[0]: int(row[1]) for row in endpoints}
+        assert shown == section["rate_limited"]  # the hostile endpoint is shown as text
+        assert any("<img src=x onerror=alert(1)>" in name for name in shown)
+        assert not driver.execute_script("return document.querySelectorAll('main img').length")
+        n, clients = table("guard-clients")
+        assert n == 3, clients
+        assert "203.0.113.7" in clients[0][0] and clients[0][1] == "4", clients
+        assert [row[1] for row in clients] == ["4", "2", "1"]
+        info = driver.find_element("id", "guards-info").text
+        assert "3/1 minute" in info and "1.0 KB" in info, info
+        assert severe_console_messages(driver) == []
+        screenshot(driver, tmp_path / "dashboard-guards.png")
+
+        # the guards card stays inside a phone's width
+        driver.set_window_size(390, 844)
+        widths = wait_for(
+            driver,
+            "document.documentElement.scrollWidth <= window.innerWidth "
+            "&& [document.documentElement.scrollWidth, window.innerWidth]",
+        )
+        assert widths[1] <= 400, widths
+        screenshot(driver, tmp_path / "dashboard-guards-narrow.png")

@@ -397,6 +397,49 @@
     ], "no slow queries");
   }
 
+  // ---------------------------------------------------------------- request guards
+  var GUARDS_HOWTO = "set PERFKIT_RATE_LIMIT (e.g. 100/minute) or PERFKIT_MAX_CONTENT_LENGTH (e.g. 16MiB)";
+  var OTHER = "__other__"; // perfkit's overflow label once too many endpoints/clients were seen
+
+  function renderGuards(snap) {
+    var g = snap.guards, info = $("#guards-info");
+    if (!g || g.error) {
+      var why = g ? "unavailable: " + g.error : "not in use — " + GUARDS_HOWTO;
+      if (g) setTile("guards", "—", why, "warn");
+      else tileOff("guards", "set PERFKIT_RATE_LIMIT or PERFKIT_MAX_CONTENT_LENGTH");
+      info.textContent = "";
+      fillTable("guard-endpoints", [], [], why);
+      fillTable("guard-clients", [], [], g ? "unavailable" : "not in use");
+      return;
+    }
+    var byEndpoint = g.rate_limited || {}, clientsBy = g.limited_clients_by_endpoint || {};
+    var limited = 0;
+    var endpoints = Object.keys(byEndpoint).map(function (k) {
+      limited += byEndpoint[k] || 0;
+      return { endpoint: k, count: byEndpoint[k], clients: clientsBy[k] };
+    }).sort(function (a, b) { return b.count - a.count || (a.endpoint < b.endpoint ? -1 : 1); });
+    var tooLarge = g.too_large || 0, rate = g.rejection_rate;
+    setTile("guards", fmtNum(limited + tooLarge, 0),
+      fmtNum(limited, 0) + " rate-limited · " + fmtNum(tooLarge, 0) + " too large · " + fmtPct(rate) + " refused (5 min)",
+      rate >= 25 ? "crit" : rate >= 10 ? "warn" : "ok");
+    var limits = g.limits || [], parts = [];
+    parts.push(limits.length ? "limit " + limits.join("; ") : "no rate limit");
+    parts.push(isNum(g.max_content_length) ? "body ≤ " + fmtBytes(g.max_content_length) : "no body limit");
+    if (limits.length) parts.push(g.storage === "redis" ? "shared in Redis" : "per process");
+    if (g.fallbacks) parts.push(fmtNum(g.fallbacks, 0) + " Redis fallbacks");
+    info.textContent = "· " + parts.join(" · ");
+    function label(k) { return k === OTHER ? "(others)" : k; }
+    fillTable("guard-endpoints", endpoints.slice(0, 10), [
+      { get: function (r) { return label(r.endpoint); }, cls: "key" },
+      { get: function (r) { return fmtNum(r.count, 0); }, cls: "num bad" },
+      { get: function (r) { return isNum(r.clients) ? fmtNum(r.clients, 0) : "—"; }, cls: "num" },
+    ], limits.length ? "no request refused (429) yet" : "no rate limit — set PERFKIT_RATE_LIMIT");
+    fillTable("guard-clients", (g.top_limited_clients || []).slice(0, 10), [
+      { get: function (r) { return label(r.client); }, cls: "key" },
+      { get: function (r) { return fmtNum(r.count, 0); }, cls: "num" },
+    ], limits.length ? "no client limited yet" : "—");
+  }
+
   function trackLive(snap) {
     var t = toEpoch(snap.generated_at), count = snap.requests.summary.count, prev = state.prev;
     // the summary is windowed: a count that went down (reset, window edge) gives no point
@@ -411,6 +454,7 @@
     renderTiles(snap);
     renderCharts(snap);
     renderTables(snap);
+    renderGuards(snap);
     $("#meta").textContent = "v" + snap.version + " · up " + fmtAgo(snap.uptime_seconds) +
       " · updated " + fmtTime(toEpoch(snap.generated_at), true);
   }
