@@ -7,14 +7,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._kit_parts import KitParts
 from ._safety import InternalErrors
 from ._version import __version__
 from .clock import Clock, SystemClock
 from .component import call_optional, collect_from
 from .config import PerfkitSettings
-from .errors import ConfigError
 from .metrics.collect import registry_families
 from .metrics.families import Collector, MetricFamily
 from .metrics.registry import Registry
@@ -26,20 +26,12 @@ from .web.exposition import (
     render,
 )
 
-if TYPE_CHECKING:
-    from .alerts.manager import AlertManager
-    from .backup import BackupScheduler, DatabaseBackup
-    from .cache.manager import CacheManager
-    from .guards import Guards
-    from .health import HealthCheck, HealthChecks
-    from .system import SystemMonitor
-
 __all__ = ["Perfkit", "get_kit", "set_default_kit"]
 
 _log = logging.getLogger("perfkit")
 
 
-class Perfkit:
+class Perfkit(KitParts):
     """The kit: owns the registry and every component, and answers for all of them.
 
     Creating a kit does no work: nothing starts a thread, opens a socket or
@@ -102,44 +94,6 @@ class Perfkit:
             started = self._started
         if started:
             call_optional(component, "start")
-
-    def _make_store(self, store: str | object | None) -> Any:
-        """Pick where metrics aggregate: memory (optionally saved to a file) or Redis."""
-        choice = store if store is not None else self.settings.metrics_store
-        if not isinstance(choice, str):
-            self.register_component("fleet", choice)
-            return choice
-        if choice not in ("auto", "memory", "redis"):
-            raise ConfigError(f"store={choice!r} is not valid: expected 'memory' or 'redis'")
-        if choice == "redis" or (choice == "auto" and self.settings.redis_url):
-            if not self.settings.redis_url:
-                raise ConfigError(
-                    "the Redis metrics store needs PERFKIT_REDIS_URL (settings.redis_url)"
-                )
-            from .metrics.redis_store import RedisStore
-
-            fleet = RedisStore(
-                self.registry,
-                self.settings.redis_url,
-                self.settings.redis_namespace,
-                self.settings.flush_interval,
-                self.clock,
-            )
-            self.register_component("fleet", fleet)
-            return fleet
-        if self.settings.metrics_file:
-            from .metrics.file_store import FileStore
-
-            self.register_component(
-                "store",
-                FileStore(
-                    self.registry,
-                    self.settings.metrics_file,
-                    self.settings.flush_interval,
-                    self.clock,
-                ),
-            )
-        return None
 
     def view(self) -> Registry:
         """The figures to report: this process's registry, or in fleet mode the whole fleet's
@@ -217,118 +171,6 @@ class Perfkit:
     @property
     def running(self) -> bool:
         return self._started
-
-    @property
-    def cache(self) -> CacheManager:
-        """The kit's cache, built from the settings on first use and registered as "cache"."""
-        cache = self.components.get("cache")
-        if cache is None:
-            from .cache.kit import cache_from_settings
-
-            with self._lock:
-                cache = self.components.get("cache")
-                if cache is None:
-                    cache = cache_from_settings(self.settings, self.clock)
-                    self.register_component("cache", cache)
-        return cache  # type: ignore[return-value]
-
-    @property
-    def system(self) -> SystemMonitor:
-        """The system monitor (registered as "system"); alerts are evaluated after each sample."""
-        with self._lock:
-            monitor = self.components.get("system")
-            if monitor is None:
-                from .system import SystemMonitor
-
-                monitor = SystemMonitor(
-                    interval=self.settings.monitoring_interval, clock=self.clock
-                )
-                exchange = getattr(self.fleet, "host_samples", None)
-                if exchange is not None:
-                    monitor.shared = exchange()  # fleet mode: one sampler per host
-                monitor.on_sample.append(self._after_sample)
-                self.register_component("system", monitor)
-        return monitor  # type: ignore[return-value]
-
-    def _after_sample(self, _metrics: object) -> None:
-        alerts = self.components.get("alerts")
-        if alerts is not None:
-            call_optional(alerts, "evaluate")
-
-    @property
-    def alerts(self) -> AlertManager:
-        """The alert manager (registered as "alerts") reading `alert_metrics()`."""
-        with self._lock:
-            manager = self.components.get("alerts")
-            if manager is None:
-                from .alerts.manager import AlertManager
-
-                manager = AlertManager(self.alert_metrics, clock=self.clock, settings=self.settings)
-                gate = getattr(self.fleet, "claim_notification", None)
-                if gate is not None:
-                    manager.fleet_gate = gate  # one notification per rule per cooldown, fleet-wide
-                self.register_component("alerts", manager)
-        return manager  # type: ignore[return-value]
-
-    @property
-    def guards(self) -> Guards | None:
-        """Request guards (component "guards"), built from the settings when they enable
-        a rate limit or a body-size limit; None otherwise. See `perfkit.guards`."""
-        with self._lock:
-            guards = self.components.get("guards")
-            if guards is None:
-                from .guards import guards_from_settings
-
-                guards = guards_from_settings(self)  # registers itself when enabled
-        return guards  # type: ignore[return-value]
-
-    @property
-    def health_checks(self) -> HealthChecks:
-        """Registered health checks (component "health"): system thresholds, Redis, database."""
-        with self._lock:
-            checks = self.components.get("health")
-            if checks is None:
-                from .health import default_checks
-
-                checks = default_checks(self.settings, self.clock, lambda: self.system)
-                self.register_component("health", checks)
-        return checks  # type: ignore[return-value]
-
-    def add_health_check(
-        self, name: str, check: HealthCheck, timeout: float = 5.0, critical: bool = True
-    ) -> None:
-        """Add a readiness check; see `perfkit.health.HealthChecks.add_health_check`."""
-        self.health_checks.add_health_check(name, check, timeout=timeout, critical=critical)
-
-    @property
-    def backups(self) -> DatabaseBackup:
-        """Backups of ``settings.database_url`` (component "backups"); `ConfigError` if unset."""
-        with self._lock:
-            backups = self.components.get("backups")
-            if backups is None:
-                from .backup.wiring import backups_from_settings
-
-                backups = backups_from_settings(self.settings, self.clock)
-                self.register_component("backups", backups)
-        return backups  # type: ignore[return-value]
-
-    @property
-    def backup_scheduler(self) -> BackupScheduler:
-        """The daily backup job (component "backup_scheduler"), started by `start()`."""
-        with self._lock:
-            scheduler = self.components.get("backup_scheduler")
-            if scheduler is None:
-                from .backup.wiring import scheduler_from_settings
-
-                scheduler = scheduler_from_settings(self.settings, self.backups, self.clock)
-                self.register_component("backup_scheduler", scheduler)
-        return scheduler  # type: ignore[return-value]
-
-    def get_recommendations(self) -> list[str]:
-        """Actionable sentences from the current snapshot (`perfkit.recommendations`)."""
-        from .recommendations import get_recommendations
-
-        return get_recommendations(self.snapshot(), now=self.clock.time())
 
     # ---------------------------------------------------------- recording
     def record_request(

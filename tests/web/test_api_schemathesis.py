@@ -46,7 +46,7 @@ class BearerToken:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms(case: Any) -> None:
     response = case.call()
     # cases may change run-time settings (POST /api/config); restore them so one case's

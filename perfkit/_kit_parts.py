@@ -1,0 +1,197 @@
+"""The kit's parts, each built on first use from the settings and registered as a component.
+
+A mixin of `Perfkit` (kept apart so kit.py stays about wiring, recording and
+reading): the cache, the system monitor, alerts, guards, health checks,
+backups and their scheduler, and where metrics are stored.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .component import call_optional
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .alerts.manager import AlertManager
+    from .backup import BackupScheduler, DatabaseBackup
+    from .cache.manager import CacheManager
+    from .clock import Clock
+    from .config import PerfkitSettings
+    from .guards import Guards
+    from .health import HealthCheck, HealthChecks
+    from .metrics.registry import Registry
+    from .system import SystemMonitor
+
+__all__ = ["KitParts"]
+
+
+class KitParts:
+    """The parts of a `Perfkit`; see the properties."""
+
+    # provided by Perfkit
+    settings: PerfkitSettings
+    clock: Clock
+    registry: Registry
+    components: dict[str, object]
+    fleet: Any
+    _lock: Any
+
+    def register_component(self, name: str, component: object) -> None:
+        raise NotImplementedError
+
+    def alert_metrics(self) -> dict[str, float | None]:
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _make_store(self, store: str | object | None) -> Any:
+        """Pick where metrics aggregate: memory (optionally saved to a file) or Redis."""
+        choice = store if store is not None else self.settings.metrics_store
+        if not isinstance(choice, str):
+            self.register_component("fleet", choice)
+            return choice
+        if choice not in ("auto", "memory", "redis"):
+            raise ConfigError(f"store={choice!r} is not valid: expected 'memory' or 'redis'")
+        if choice == "redis" or (choice == "auto" and self.settings.redis_url):
+            if not self.settings.redis_url:
+                raise ConfigError(
+                    "the Redis metrics store needs PERFKIT_REDIS_URL (settings.redis_url)"
+                )
+            from .metrics.redis_store import RedisStore
+
+            fleet = RedisStore(
+                self.registry,
+                self.settings.redis_url,
+                self.settings.redis_namespace,
+                self.settings.flush_interval,
+                self.clock,
+            )
+            self.register_component("fleet", fleet)
+            return fleet
+        if self.settings.metrics_file:
+            from .metrics.file_store import FileStore
+
+            self.register_component(
+                "store",
+                FileStore(
+                    self.registry,
+                    self.settings.metrics_file,
+                    self.settings.flush_interval,
+                    self.clock,
+                ),
+            )
+        return None
+
+    @property
+    def cache(self) -> CacheManager:
+        """The kit's cache, built from the settings on first use and registered as "cache"."""
+        cache = self.components.get("cache")
+        if cache is None:
+            from .cache.kit import cache_from_settings
+
+            with self._lock:
+                cache = self.components.get("cache")
+                if cache is None:
+                    cache = cache_from_settings(self.settings, self.clock)
+                    self.register_component("cache", cache)
+        return cache  # type: ignore[return-value]
+
+    @property
+    def system(self) -> SystemMonitor:
+        """The system monitor (registered as "system"); alerts are evaluated after each sample."""
+        with self._lock:
+            monitor = self.components.get("system")
+            if monitor is None:
+                from .system import SystemMonitor
+
+                monitor = SystemMonitor(
+                    interval=self.settings.monitoring_interval, clock=self.clock
+                )
+                exchange = getattr(self.fleet, "host_samples", None)
+                if exchange is not None:
+                    monitor.shared = exchange()  # fleet mode: one sampler per host
+                monitor.on_sample.append(self._after_sample)
+                self.register_component("system", monitor)
+        return monitor  # type: ignore[return-value]
+
+    def _after_sample(self, _metrics: object) -> None:
+        alerts = self.components.get("alerts")
+        if alerts is not None:
+            call_optional(alerts, "evaluate")
+
+    @property
+    def alerts(self) -> AlertManager:
+        """The alert manager (registered as "alerts") reading `alert_metrics()`."""
+        with self._lock:
+            manager = self.components.get("alerts")
+            if manager is None:
+                from .alerts.manager import AlertManager
+
+                manager = AlertManager(self.alert_metrics, clock=self.clock, settings=self.settings)
+                gate = getattr(self.fleet, "claim_notification", None)
+                if gate is not None:
+                    manager.fleet_gate = gate  # one notification per rule per cooldown, fleet-wide
+                self.register_component("alerts", manager)
+        return manager  # type: ignore[return-value]
+
+    @property
+    def guards(self) -> Guards | None:
+        """Request guards (component "guards"), built from the settings when they enable
+        a rate limit or a body-size limit; None otherwise. See `perfkit.guards`."""
+        with self._lock:
+            guards = self.components.get("guards")
+            if guards is None:
+                from .guards import guards_from_settings
+
+                guards = guards_from_settings(self)  # type: ignore[arg-type]  # registers itself
+        return guards  # type: ignore[return-value]
+
+    @property
+    def health_checks(self) -> HealthChecks:
+        """Registered health checks (component "health"): system thresholds, Redis, database."""
+        with self._lock:
+            checks = self.components.get("health")
+            if checks is None:
+                from .health import default_checks
+
+                checks = default_checks(self.settings, self.clock, lambda: self.system)
+                self.register_component("health", checks)
+        return checks  # type: ignore[return-value]
+
+    def add_health_check(
+        self, name: str, check: HealthCheck, timeout: float = 5.0, critical: bool = True
+    ) -> None:
+        """Add a readiness check; see `perfkit.health.HealthChecks.add_health_check`."""
+        self.health_checks.add_health_check(name, check, timeout=timeout, critical=critical)
+
+    @property
+    def backups(self) -> DatabaseBackup:
+        """Backups of ``settings.database_url`` (component "backups"); `ConfigError` if unset."""
+        with self._lock:
+            backups = self.components.get("backups")
+            if backups is None:
+                from .backup.wiring import backups_from_settings
+
+                backups = backups_from_settings(self.settings, self.clock)
+                self.register_component("backups", backups)
+        return backups  # type: ignore[return-value]
+
+    @property
+    def backup_scheduler(self) -> BackupScheduler:
+        """The daily backup job (component "backup_scheduler"), started by `start()`."""
+        with self._lock:
+            scheduler = self.components.get("backup_scheduler")
+            if scheduler is None:
+                from .backup.wiring import scheduler_from_settings
+
+                scheduler = scheduler_from_settings(self.settings, self.backups, self.clock)
+                self.register_component("backup_scheduler", scheduler)
+        return scheduler  # type: ignore[return-value]
+
+    def get_recommendations(self) -> list[str]:
+        """Actionable sentences from the current snapshot (`perfkit.recommendations`)."""
+        from .recommendations import get_recommendations
+
+        return get_recommendations(self.snapshot(), now=self.clock.time())
