@@ -6,29 +6,18 @@ import contextlib
 import json
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.wsgi import PerfkitMiddleware
+from tests.conftest import serve_wsgi
 
 TOKEN = "cli-test-token"
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
 
 
 class Health:
@@ -52,19 +41,12 @@ def service() -> Iterator[tuple[str, Perfkit, Health]]:
     kit = Perfkit(PerfkitSettings(token=TOKEN))
     health = Health()
     kit.register_component("health", health)
-    server = make_server("127.0.0.1", 0, PerfkitMiddleware(app, kit), _Server, _Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    for path in ("/users/1", "/users/2", "/fail"):
-        with contextlib.suppress(OSError):  # the /fail answer is an HTTPError
-            urllib.request.urlopen(base + path, timeout=5).read()
-    try:
+    with serve_wsgi(PerfkitMiddleware(app, kit)) as port:
+        base = f"http://127.0.0.1:{port}"
+        for path in ("/users/1", "/users/2", "/fail"):
+            with contextlib.suppress(OSError):  # the /fail answer is an HTTPError
+                urllib.request.urlopen(base + path, timeout=5).read()
         yield base + "/perfkit", kit, health
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def perfkit(*args: str, token: str | None = TOKEN) -> subprocess.CompletedProcess[str]:

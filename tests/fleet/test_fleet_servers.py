@@ -69,6 +69,12 @@ class Server:
         self.log.close()
 
 
+def gunicorn(workers: int, env: dict[str, str], tmp_path: Path) -> Server:
+    """The fleet app under gunicorn with `workers` sync workers."""
+    args = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", "127.0.0.1:{port}"]
+    return Server([*args, "tests.apps.fleet_app:wsgi_app"], env, tmp_path / "gunicorn.log")
+
+
 def get(port: int, path: str, keep: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
     conn = keep or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", path, headers={} if keep else {"Connection": "close"})
@@ -147,20 +153,7 @@ def check_fleet(port: int, env: dict[str, str], total: int) -> None:
 def test_gunicorn_four_workers_report_exact_fleet_counts(
     fleet_env: dict[str, str], tmp_path: Path
 ) -> None:
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "4",
-            "-b",
-            "127.0.0.1:{port}",
-            "tests.apps.fleet_app:wsgi_app",
-        ],
-        fleet_env,
-        tmp_path / "gunicorn.log",
-    )
+    server = gunicorn(4, fleet_env, tmp_path)
     try:
         drive(server.port, 10_000)
         check_fleet(server.port, fleet_env, 10_000)
@@ -187,20 +180,7 @@ def test_uvicorn_two_workers_report_exact_fleet_counts(
 def test_a_killed_worker_is_counted_once_and_drops_out(
     fleet_env: dict[str, str], tmp_path: Path
 ) -> None:
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
-            "-b",
-            "127.0.0.1:{port}",
-            "tests.apps.fleet_app:wsgi_app",
-        ],
-        fleet_env,
-        tmp_path / "gunicorn.log",
-    )
+    server = gunicorn(2, fleet_env, tmp_path)
     try:
         drive(server.port, 400, threads=4)
         poll(lambda: requests_total(server.port) == 400)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -17,9 +16,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
@@ -27,7 +24,7 @@ from perfkit import Perfkit, PerfkitSettings
 from perfkit.alerts import AlertRule
 from perfkit.backup import DatabaseBackup
 from perfkit.wsgi import PerfkitMiddleware
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import REQUIRE_SERVICES, serve_wsgi
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -86,27 +83,11 @@ def browser(tmp_path: Path) -> Iterator[Callable[[int, int], Any]]:
         driver.quit()
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve(app: Callable[..., Any]) -> Iterator[str]:
     """Serve a WSGI app on a free 127.0.0.1 port in a thread; yields the base URL."""
-    server = make_server("127.0.0.1", 0, app, _Server, _QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve_wsgi(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def sample_app(kit: Perfkit) -> Callable[..., Any]:

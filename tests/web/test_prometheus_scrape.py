@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -21,15 +20,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.wsgi import PerfkitMiddleware
-from tests.conftest import REQUIRE_SERVICES, free_port, wait_for_port
+from tests.conftest import REQUIRE_SERVICES, free_port, serve_wsgi, wait_for_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,29 +41,6 @@ def _tool(name: str) -> str:
             pytest.fail(message + " [PERFKIT_REQUIRE_SERVICES=1]")
         pytest.skip(message)
     return path
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serve(app: Callable[..., Any]) -> Iterator[int]:
-    """Serve a WSGI app on a free 127.0.0.1 port in a thread; yields the port."""
-    server = make_server("127.0.0.1", 0, app, _Server, _QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield int(server.server_port)
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
 
 
 @contextmanager
@@ -163,7 +137,10 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[byt
 def test_prometheus_scrapes_exactly_the_requests_sent(tmp_path: Path) -> None:
     """Prometheus sees exactly the requests sent (scrapes not counted); promtool finds nothing."""
     kit = Perfkit(PerfkitSettings())
-    with serve(PerfkitMiddleware(app, kit)) as app_port, prometheus(tmp_path, app_port) as port:
+    with (
+        serve_wsgi(PerfkitMiddleware(app, kit)) as app_port,
+        prometheus(tmp_path, app_port) as port,
+    ):
         paths = [f"/items/{i}" for i in range(20)] + ["/"] * 7 + ["/fail"] * 5 + ["/nope/x"] * 3
         statuses = [_http(app_port, p)[0] for p in paths]
         assert statuses.count(200) == 27 and statuses.count(503) == 5 and statuses.count(404) == 3
