@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._forks import after_fork_in_child
 from ._kit_parts import KitParts
 from ._safety import InternalErrors
 from ._version import __version__
@@ -70,8 +70,7 @@ class Perfkit(KitParts):
         self._aggregator: threading.Thread | None = None
         self.started_at = self.clock.time()
         self.fleet = self._make_store(store)
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
+        after_fork_in_child(self, "_after_fork")
         # hook(method, path, status, duration, user, request_id) after each request
         # (e.g. the request log); must be cheap, it runs on the request path
         self.request_hooks: list[Callable[..., None]] = []
@@ -195,8 +194,8 @@ class Perfkit(KitParts):
         """
         try:
             self.registry.record_request(
-                method, route, status, duration, size, ttfb, user, organization,
-                error_type, path, request_id,
+                method, route, int(status), float(duration), int(size), ttfb, user,
+                organization, error_type, path, request_id,
             )  # fmt: skip
             if self.request_hooks:
                 self.run_request_hooks(

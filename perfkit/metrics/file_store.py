@@ -41,6 +41,7 @@ class FileStore:
         self.clock: Clock = clock or SystemClock()
         self.saves = 0
         self.loaded = False
+        self.tried_load = False
         self.set_aside: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,7 +82,9 @@ class FileStore:
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
-        self.load()
+        if not self.tried_load:  # once per registry: a restart or a fork must not add it again
+            self.tried_load = True
+            self.load()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="perfkit-file-store", daemon=True)
         self._thread.start()
@@ -90,7 +93,7 @@ class FileStore:
         while not self._stop.wait(self.interval):
             try:
                 self.save()
-            except OSError as exc:
+            except Exception as exc:  # keep saving on the next tick; never end the thread
                 _log.warning("perfkit could not save its metrics to %s: %s", self.path, exc)
 
     def stop(self) -> None:

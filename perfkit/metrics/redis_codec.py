@@ -124,7 +124,7 @@ def delta_ops(delta: Registry, keys: Keys, retention_seconds: int) -> list[list[
         ops.add_member(keys.endpoints, name)
         ops.stats(key, stats)
         ops.incr(key, "ce", stats.client_errors)
-        ops.incr(key, "by", stats.bytes_sent)
+        ops.incr(key, "by", int(stats.bytes_sent))
         ops.incr(key, "tt", float(stats.ttfb_total))
         ops.high(key, "ls", stats.last_seen)
         for code, n in stats.statuses.items():
@@ -206,7 +206,7 @@ def fill_stats(target: DurationStats, fields: Mapping[str, str]) -> None:
 def fill_endpoint(target: EndpointStats, fields: Mapping[str, str]) -> None:
     fill_stats(target, fields)
     target.client_errors = int(fields.get("ce", 0))
-    target.bytes_sent = int(fields.get("by", 0))
+    target.bytes_sent = int(float(fields.get("by", 0)))
     target.ttfb_total = float(fields.get("tt", 0.0))
     target.last_seen = float(fields.get("ls", 0.0))
     target.statuses = {

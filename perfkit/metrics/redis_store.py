@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from .._forks import after_fork_in_child
 from ..clock import Clock, SystemClock
 from .families import MetricFamily, MetricKind
 from .redis_codec import (
@@ -124,8 +125,7 @@ class RedisStore:
         self.last_error: str | None = None
         self.last_flush_at: float | None = None
         self._script: Any = None
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
+        after_fork_in_child(self, "_after_fork")
 
     # ---------------------------------------------------------------- identity
     def _new_identity(self) -> None:
@@ -140,6 +140,7 @@ class RedisStore:
         self._in_flight = None
         self._in_flight_delta = None
         self._flush_lock = threading.Lock()
+        self.registry.take_delta()  # the parent ships what it had aggregated, not every child
         self._thread = None
         self._stop = threading.Event()
 
@@ -234,8 +235,11 @@ class RedisStore:
     # ------------------------------------------------------------------- reading
     def fleet_registry(self) -> Registry:
         """The fleet's figures (Redis) plus this process's unflushed delta."""
+        batch = self._in_flight_delta  # taken before load: a batch applied meanwhile is in Redis
         fleet = self.load()
         merge_into(fleet, self.registry)
+        if batch is not None and self._in_flight_delta is batch:
+            merge_into(fleet, batch)  # not yet confirmed by Redis: still only here
         return fleet
 
     def local_registry(self) -> Registry:

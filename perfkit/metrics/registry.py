@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from .._forks import after_fork_in_child
 from ..clock import Clock, SystemClock
 from ..config import PerfkitSettings
 from .routes import OTHER, RouteTemplater
@@ -110,6 +111,13 @@ class Registry:
         self._counter_lock = threading.Lock()
         self.in_progress_override: int | None = None
         self.reset()
+        after_fork_in_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        """A forked child: new locks (a parent thread may have held them while forking)."""
+        self._lock = threading.Lock()
+        self._counter_lock = threading.Lock()
+        self.templater._lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -282,6 +290,8 @@ class Registry:
                 elif status >= 400:
                     stats.client_errors += 1
                     bucket.client_errors += 1
+                if user is not None and pseudonymise is not None:
+                    user = pseudonymise(user)  # before anything keeps it (slow list, logs)
                 if duration > threshold:
                     stats.slow += 1
                     bucket.slow += 1
@@ -290,8 +300,6 @@ class Registry:
                          user, organization, error_type, path, request_id)
                     )  # fmt: skip
                 if user is not None:
-                    if pseudonymise is not None:
-                        user = pseudonymise(user)
                     self._tally(self.users, user, self.settings.max_users, duration, status >= 500)
                 if organization is not None:
                     self._tally(
@@ -449,7 +457,7 @@ class Registry:
                     "operation": operation,
                     "duration": duration,
                     "organization_id": organization,
-                    "labels": dict(labels) if labels else {},
+                    "labels": _plain(labels) if labels else {},
                 }
             )
 
@@ -509,6 +517,12 @@ class Registry:
                 client_errors += bucket.client_errors
                 kept.append(bucket)
         return merged, client_errors, kept
+
+
+def _plain(labels: dict[str, Any]) -> dict[str, Any]:
+    """Labels as JSON-safe values: anything else is kept as its text."""
+    safe = (str, int, float, bool, type(None))
+    return {str(k): v if isinstance(v, safe) else str(v) for k, v in labels.items()}
 
 
 def _extend(

@@ -132,8 +132,8 @@ async def _serve(
         end = finished_at if finished_at is not None else perf_counter()
         if finished_at is None and disconnected:
             final_status = CLIENT_CLOSED  # the client left before the response ended
-        elif error is not None:
-            final_status = 500
+        elif error is not None and finished_at is None:
+            final_status = 500  # the error cut the response short (or prevented it)
         else:
             final_status = status or 500
         try:

@@ -63,12 +63,16 @@ class PerfkitMiddleware:
         if core.exclude is not None and core.is_excluded(path):
             return self.app(environ, start_response)
         response = _Response(core, environ, start_response)
+        result = None
         try:
             app = self.app if core.guards is None else core.guarded
             result = app(environ, response.start_response)
             response.iterator = iter(result)
         except BaseException as exc:
             response.finish(exc)
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()  # PEP 3333: the app's iterable is closed whatever happened
             raise
         response.result = result
         file_wrapper = environ.get("wsgi.file_wrapper")

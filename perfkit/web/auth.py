@@ -24,6 +24,15 @@ def _is_loopback(client: str | None) -> bool:
         return False
 
 
+_FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host")
+
+
+def _forwarded(request: Any) -> bool:
+    """True when a proxy relayed the request: the loopback peer is then not the client."""
+    headers = request.headers
+    return any(name in headers for name in _FORWARDING_HEADERS)
+
+
 def check_access(
     request: Any,
     token: str | None,
@@ -57,13 +66,14 @@ def check_access(
         if allowed:
             return
         raise ApiError(403, "forbidden", "the authorize hook refused this request")
-    if token is None and _is_loopback(request.client):
+    if token is None and _is_loopback(request.client) and not _forwarded(request):
         return
     if token is None:
         raise ApiError(
             403,
             "forbidden",
-            "no PERFKIT_TOKEN or authorize hook is configured: the API answers loopback only",
+            "no PERFKIT_TOKEN or authorize hook is configured: the API answers loopback only "
+            "(and not through a proxy)",
         )
 
 
