@@ -74,12 +74,8 @@ class Perfkit(KitParts):
         # hook(method, path, status, duration, user, request_id) after each request
         # (e.g. the request log); must be cheap, it runs on the request path
         self.request_hooks: list[Callable[..., None]] = []
-        if self.settings.log_requests:
-            from .logs import make_request_logger  # lazy: keeps `import perfkit` light
-
-            hook = make_request_logger(self.settings)
-            if hook is not None:
-                self.request_hooks.append(hook)
+        self._request_log: Callable[..., None] | None = None
+        self._wire_request_log()
 
     # ------------------------------------------------------------ wiring
     def register_component(self, name: str, component: object) -> None:
@@ -278,11 +274,24 @@ class Perfkit(KitParts):
             raise ValueError(f"gauge name must be a non-empty string, got {name!r}")
         self.registry.set_gauge(name, float(value))
 
+    def _wire_request_log(self) -> None:
+        """The request log hook, as `log_requests` and its sample rate say."""
+        if self._request_log is not None and self._request_log in self.request_hooks:
+            self.request_hooks.remove(self._request_log)
+        self._request_log = None
+        if self.settings.log_requests:
+            from .logs import make_request_logger  # lazy: keeps `import perfkit` light
+
+            self._request_log = make_request_logger(self.settings)
+            if self._request_log is not None:
+                self.request_hooks.append(self._request_log)
+
     def update_settings(self, **changes: Any) -> PerfkitSettings:
         """Change settings at run time (validated); parts read the new values from the kit."""
         settings = self.settings.replace(**changes)
         self.settings = settings
         self.registry.settings = settings
+        self._wire_request_log()
         for component in list(self.components.values()):
             call_optional(component, "settings_changed", settings)
         return settings

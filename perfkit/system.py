@@ -333,6 +333,11 @@ class SystemMonitor:
                 _log.exception("perfkit on_sample callback %r failed", callback)
         return metrics
 
+    def settings_changed(self, settings: Any) -> None:
+        """Apply run-time settings: the sampling interval (taken at the next wait)."""
+        _check_interval(settings.monitoring_interval)
+        self.interval = settings.monitoring_interval
+
     def _adopt(self) -> SystemMetrics | None:
         """Another process of this host sampled: take its figures (None: sample here)."""
         shared = self.shared

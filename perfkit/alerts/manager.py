@@ -108,8 +108,12 @@ class AlertManager:
         self.fleet_gate: Callable[[str, float], bool] | None = None
         for notifier in notifiers:
             self.add_notifier(notifier)
+        # the default rules as built (their thresholds follow the settings at run time)
+        self._defaults: dict[str, Rule] = {}
         for rule in default_rules(self.settings) if rules is None else rules:
-            self.add_alert_rule(rule, check_metric=False)
+            added = self.add_alert_rule(rule, check_metric=False)
+            if rules is None:
+                self._defaults[added.name] = added
 
     # ------------------------------------------------------------ configuration
     def declare_metrics(self, *names: str) -> None:
@@ -149,6 +153,17 @@ class AlertManager:
             self.rules[rule.name] = rule
             self._states[rule.name] = _RuleState()
         return rule
+
+    def settings_changed(self, settings: PerfkitSettings) -> None:
+        """Apply run-time settings (POST /api/config): the hourly cap and the default
+        rules' thresholds; rules the user replaced or added keep theirs."""
+        with self._lock:
+            self.settings = settings
+            self.max_alerts_per_hour = settings.max_alerts_per_hour
+            for rule in default_rules(settings):
+                current = self.rules.get(rule.name)
+                if current is not None and current is self._defaults.get(rule.name):
+                    self.rules[rule.name] = self._defaults[rule.name] = rule  # state kept
 
     def remove_alert_rule(self, name: str) -> bool:
         """Remove a rule; a firing alert of it is closed without notification."""
