@@ -153,7 +153,7 @@ def build_routes() -> RouteTable:
     add(
         Route(
             "GET",
-            "/api/requests/endpoints/{key}",
+            "/api/requests/endpoints/{key:path}",
             core.requests_endpoint,
             summary="One endpoint, by key ('GET /users/{id}', URL-encoded)",
         )
@@ -236,7 +236,7 @@ def build_routes() -> RouteTable:
     add(
         Route(
             "DELETE",
-            "/api/alerts/rules/{name}",
+            "/api/alerts/rules/{name:path}",
             parts.rules_delete,
             "admin",
             "Remove a rule",
@@ -246,7 +246,7 @@ def build_routes() -> RouteTable:
     add(
         Route(
             "POST",
-            "/api/alerts/rules/{name}/test",
+            "/api/alerts/rules/{name:path}/test",
             parts.rules_test,
             "admin",
             "Evaluate a rule now; report, send nothing",

@@ -43,7 +43,7 @@ def document(
             ]
             + [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                for name in re.findall(r"\{([a-z_]+)\}", route.pattern)
+                for name in re.findall(r"\{([a-z_]+)\}", route.template)
             ],
             "responses": _responses(
                 route.statuses,
@@ -59,9 +59,7 @@ def document(
                 "required": True,
                 "content": {"application/json": {"schema": dict(route.body)}},
             }
-        paths.setdefault(prefix + (route.pattern if route.pattern != "/" else "/"), {})[
-            route.method.lower()
-        ] = operation
+        paths.setdefault(prefix + route.template, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "perfkit API", "version": __version__},

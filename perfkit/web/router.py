@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 __all__ = ["ApiError", "Param", "Route", "RouteTable"]
 
@@ -109,11 +109,20 @@ class Route:
     regex: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        parts = re.split(r"(\{[a-z_]+\})", self.pattern)
-        regex = "".join(
-            f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
-        )
+        # {name} is one path segment; {name:path} may hold slashes (endpoint keys, rule names)
+        parts = re.split(r"(\{[a-z_]+(?::path)?\})", self.pattern)
+        regex = "".join(_placeholder(p) if p.startswith("{") else re.escape(p) for p in parts)
         self.regex = re.compile(regex)
+
+    @property
+    def literal_length(self) -> int:
+        """How much of the pattern is fixed text (more is more specific)."""
+        return len(re.sub(r"\{[^}]*\}", "", self.pattern))
+
+    @property
+    def template(self) -> str:
+        """The pattern as OpenAPI writes it (``{name}``)."""
+        return self.pattern.replace(":path}", "}")
 
     def parse_query(self, query: str) -> dict[str, Any]:
         raw = parse_qs(query, keep_blank_values=True)
@@ -132,6 +141,11 @@ class Route:
         return {p.name: p.parse(raw[p.name][0] if p.name in raw else None) for p in self.params}
 
 
+def _placeholder(part: str) -> str:
+    name, _, kind = part[1:-1].partition(":")
+    return f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)"
+
+
 class RouteTable:
     """Routes in order; `match` answers the route and path arguments, or a 404/405 error."""
 
@@ -148,13 +162,13 @@ class RouteTable:
             if found is None:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
-                args = {k: unquote(v) for k, v in found.groupdict().items()}
-                return route, args
-            allowed.append((len(found.groupdict()), route.method))
+                # servers hand over decoded paths: arguments are used as they are
+                return route, found.groupdict()
+            allowed.append((route.literal_length, route.method))
         if allowed:
             # the most specific patterns speak for the path: /api/backups/stats is not a {name}
-            fewest = min(n for n, _ in allowed)
-            allow = ", ".join(sorted({m for n, m in allowed if n == fewest}))
+            best = max(n for n, _ in allowed)
+            allow = ", ".join(sorted({m for n, m in allowed if n == best}))
             raise ApiError(
                 405,
                 "method_not_allowed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -18,6 +19,8 @@ def wsgi_api(
     kit: Perfkit, environ: dict[str, Any], start_response: Callable[..., Any], path: str
 ) -> Iterable[bytes]:
     """Serve one API request from a WSGI environ; `path` is relative to the prefix."""
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):  # not UTF-8: keep as given
+        path = path.encode("latin-1").decode("utf-8")  # PEP 3333 carries the bytes as latin-1
     headers = {
         key[5:].replace("_", "-").lower(): value
         for key, value in environ.items()

@@ -121,9 +121,8 @@ def test_request_statistics_endpoints(kit: Perfkit) -> None:
         kit, "GET", "/api/requests/endpoints", "sort=p95&limit=1", token="s3cret"
     )
     assert [row["key"] for row in body["endpoints"]] == ["POST /pay"] and body["total"] == 2
-    status, body, _ = call(
-        kit, "GET", "/api/requests/endpoints/GET%20%2Fusers%2F%7Bid%7D", token="s3cret"
-    )
+    # servers hand the API decoded paths (the client sent GET%20%2Fusers%2F%7Bid%7D)
+    status, body, _ = call(kit, "GET", "/api/requests/endpoints/GET /users/{id}", token="s3cret")
     assert status == 200 and body["count"] == 5
     status, body, _ = call(kit, "GET", "/api/requests/endpoints/nope", token="s3cret")
     assert status == 404
@@ -205,7 +204,7 @@ def test_openapi_document_lists_every_route(kit: Perfkit) -> None:
     status, doc, _ = call(kit, "GET", "/api/openapi.json")
     assert status == 200 and doc["openapi"] == "3.1.0"
     for route in build_routes().routes:
-        path = "/perfkit" + route.pattern
+        path = "/perfkit" + route.template
         assert route.method.lower() in doc["paths"][path], path
     hours = doc["paths"]["/perfkit/api/requests/summary"]["get"]["parameters"][0]
     # windows cannot reach past the retention (24 h by default)
@@ -263,3 +262,34 @@ def test_webhook_ingestion_checks_the_shared_secret() -> None:
 def test_empty_or_repeated_parameters_are_400(kit: Perfkit, query: str) -> None:
     status, body, _ = call(kit, "GET", "/api/requests/slow", query, token="s3cret")
     assert status == 400 and body["error"] == "bad_parameter"
+
+
+def test_names_with_slashes_and_unicode_work_over_a_real_server() -> None:
+    """Endpoint keys and rule names are single-decoded, slashes and UTF-8 included."""
+    import urllib.parse
+    import urllib.request
+
+    from perfkit.alerts import AlertRule
+    from perfkit.wsgi import PerfkitMiddleware
+    from tests.conftest import serve_wsgi
+
+    kit = Perfkit()
+    kit.record_api_performance("/users/{id}", "GET", 0.1, 200)
+    kit.alerts.add_alert_rule(AlertRule("cpu/café", "system.cpu_percent", 50.0, 90.0))
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    with serve_wsgi(PerfkitMiddleware(app, kit)) as port:
+        base = f"http://127.0.0.1:{port}/perfkit/api"
+        key = urllib.parse.quote("GET /users/{id}", safe="")
+        with urllib.request.urlopen(f"{base}/requests/endpoints/{key}") as response:
+            assert json.loads(response.read())["count"] == 1
+        name = urllib.parse.quote("cpu/café", safe="")
+        test = urllib.request.Request(f"{base}/alerts/rules/{name}/test", data=b"{}", method="POST")
+        with urllib.request.urlopen(test) as response:
+            assert response.status == 200
+        delete = urllib.request.Request(f"{base}/alerts/rules/{name}", method="DELETE")
+        with urllib.request.urlopen(delete) as response:
+            assert json.loads(response.read()) == {"deleted": "cpu/café"}
