@@ -31,7 +31,9 @@ from .notifiers.base import Notifier
 from .rules import AlertRule, Check, Rule
 from .silences import Silence, Silences
 
-__all__ = ["DOCUMENTED_METRICS", "AlertManager"]
+__all__ = ["DOCUMENTED_METRICS", "MAX_EXTERNAL", "AlertManager"]
+
+MAX_EXTERNAL = 1000  # firing external alerts kept at once (bounded memory)
 
 _log = logging.getLogger("perfkit.alerts")
 
@@ -324,7 +326,12 @@ class AlertManager:
         values = list(ext.metrics.values())
         events: list[AlertEvent] = []
         with self._lock:
+            self._expire_external(now)
             current = self._external.get(key)
+            if current is None and ext.state != "resolved" and len(self._external) >= MAX_EXTERNAL:
+                raise AlertPayloadError(
+                    f"{MAX_EXTERNAL} external alerts are firing already; resolve some first"
+                )
             if ext.state == "resolved":
                 if current is None:
                     raise AlertPayloadError(

@@ -361,3 +361,19 @@ def test_ingest_external_only_ever_raises_payload_errors(payload: object) -> Non
     finally:
         manager.stop()
     assert alert.source == "external" and alert.severity in ("info", "warning", "critical")
+
+
+def test_firing_external_alerts_are_bounded() -> None:
+    """Anyone able to post external alerts cannot grow memory without limit."""
+    from perfkit.alerts.manager import MAX_EXTERNAL
+
+    manager = AlertManager(dict, clock=FakeClock(), rules=[])
+    for i in range(MAX_EXTERNAL):
+        manager.ingest_external({"name": f"ext-{i}", "severity": "info", "message": "m"})
+    with pytest.raises(AlertPayloadError, match="resolve some first"):
+        manager.ingest_external({"name": "one-too-many", "severity": "info", "message": "m"})
+    manager.ingest_external(
+        {"name": "ext-0", "severity": "info", "message": "m", "state": "resolved"}
+    )
+    manager.ingest_external({"name": "now-it-fits", "severity": "info", "message": "m"})
+    manager.stop()
