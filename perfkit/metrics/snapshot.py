@@ -53,12 +53,16 @@ def requests_section(registry: Registry, hours: float | None = None) -> dict[str
         errors = dict(registry.error_types)
         in_progress = registry.in_progress
         trends = [_trend_row(b) for b in buckets]
-        elapsed = max(registry.clock.time() - registry.started_at, 1.0)
+        now = registry.clock.time()
+        elapsed = max(now - registry.started_at, 1.0)
+        # the buckets cover whole minutes from the first one in the window up to now
+        first_minute = int(now // 60) - int(window_hours * 60) + 1
+        covered = max(now - first_minute * 60, 1.0)
         dropped = registry.dropped_endpoints
         websockets = registry.websocket_sessions
     slow = list(registry.slow_requests)
     summary = merged.summary()
-    seconds = min(window_hours * 3600.0, elapsed)
+    seconds = min(covered, elapsed)
     summary.update(
         client_errors=client_errors,
         slow=merged.slow,

@@ -168,3 +168,16 @@ def test_started_kit_aggregates_in_the_background() -> None:
         kit.stop()
     assert kit.running is False
     kit.stop()  # idempotent
+
+
+def test_rate_is_per_second_of_the_time_the_window_covers() -> None:
+    """A steady 1 request/s reads as 1/s over 5 minutes, wherever in a minute we are."""
+    clock = FakeClock(1_700_000_000.0 - 1_700_000_000.0 % 60)  # on a minute boundary
+    kit = Perfkit(clock=clock)
+    start = clock.time()
+    kit.registry.started_at = start - 3600
+    for _ in range(600):
+        kit.registry.record_request("GET", "/r", 200, 0.01)
+        clock.advance(1.0)
+    rate = kit.alert_metrics()["requests.rate"]
+    assert rate is not None and abs(rate - 1.0) < 0.01, rate
