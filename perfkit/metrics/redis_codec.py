@@ -41,6 +41,8 @@ class Keys:
         self.request_minutes = p + "rminutes"
         self.query_minutes = p + "qminutes"
         self.processes = p + "procs"
+        self.user_ids = p + "userids"
+        self.organization_ids = p + "orgids"
 
     def endpoint(self, key: str) -> str:
         return self.prefix + "ep:" + key
@@ -131,8 +133,12 @@ def delta_ops(delta: Registry, keys: Keys, retention_seconds: int) -> list[list[
             ops.incr(key, f"s{code}", n)
         for i, n in enumerate(stats.buckets):
             ops.incr(key, f"h{i}", n)
-    for table_key, table in ((keys.users, delta.users), (keys.organizations, delta.organizations)):
+    for table_key, ids_key, table in (
+        (keys.users, keys.user_ids, delta.users),
+        (keys.organizations, keys.organization_ids, delta.organizations),
+    ):
         for ident, tally in table.items():
+            ops.add_member(ids_key, ident)
             ops.incr(table_key, ident + SEP + "c", tally.count)
             ops.incr(table_key, ident + SEP + "e", tally.errors)
             ops.incr(table_key, ident + SEP + "t", float(tally.total))

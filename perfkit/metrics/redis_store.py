@@ -36,7 +36,8 @@ from .redis_codec import (
     recent,
 )
 from .registry import Registry
-from .state import merge_endpoint, merge_into
+from .routes import OTHER
+from .state import fold_into_other, merge_endpoint, merge_into
 from .stats import DurationStats, EndpointStats
 
 __all__ = ["RedisStore"]
@@ -160,6 +161,11 @@ class RedisStore:
                     self._in_flight = None
                     self._in_flight_delta = None
                 delta = self.registry.take_delta()
+                try:
+                    self._cap_and_heartbeat(delta)
+                except Exception:
+                    merge_into(self.registry, delta)  # nothing was sent: keep it for next time
+                    raise
                 ops = delta_ops(delta, self.keys, self.retention_seconds)
                 self._seq += 1
                 self._in_flight = (self._seq, json.dumps(ops, separators=(",", ":")))
@@ -167,7 +173,6 @@ class RedisStore:
                 self._apply(*self._in_flight)
                 self._in_flight = None
                 self._in_flight_delta = None
-                self._heartbeat()
             except Exception as exc:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -189,7 +194,43 @@ class RedisStore:
             self._script = self.client.register_script(_APPLY)
         self._script(keys=[self.keys.seq], args=[self.process_id, seq, payload])
 
-    def _heartbeat(self) -> None:
+    def _cap_and_heartbeat(self, delta: Registry) -> None:
+        """One round trip before the batch: the fleet's series counts, to hold the caps
+        fleet-wide (new names past a cap go to ``__other__``), and this worker's heartbeat.
+
+        Two workers admitting new names at the same moment can overshoot a cap by
+        what they admit together; it cannot grow past that.
+        """
+        settings = self.registry.settings
+        groups = [
+            (self.keys.endpoints, [f"{m} {r}" for m, r in delta.endpoints], settings.max_endpoints),
+            (self.keys.queries, list(delta.queries), settings.max_queries),
+            (self.keys.user_ids, list(delta.users), settings.max_users),
+            (self.keys.organization_ids, list(delta.organizations), settings.max_organizations),
+        ]
+        pipe = self.client.pipeline(transaction=False)
+        for key, names, _ in groups:
+            pipe.scard(key)
+            if names:
+                pipe.smismember(key, names)
+        self._queue_heartbeat(pipe)
+        results = iter(_results(pipe))
+        over: list[set[str]] = []
+        for _, names, cap in groups:
+            count = int(next(results))
+            known = [bool(flag) for flag in next(results)] if names else []
+            room = max(cap - count, 0)
+            rejected: set[str] = set()
+            for name, is_known in zip(names, known, strict=True):
+                if not is_known and name != OTHER:
+                    if room > 0:
+                        room -= 1
+                    else:
+                        rejected.add(name)
+            over.append(rejected)
+        fold_into_other(delta, *over)
+
+    def _queue_heartbeat(self, pipe: Any) -> None:
         """This worker's live figures, expiring unless refreshed: dead workers drop out."""
         key = self.keys.process(self.process_id)
         ttl_ms = int(max(self.flush_interval * 3, 1.0) * 1000)
@@ -200,12 +241,10 @@ class RedisStore:
             "flushed_at": self.clock.time(),
             **_process_figures(),
         }
-        pipe = self.client.pipeline(transaction=False)
         pipe.hset(key, mapping={k: str(v) for k, v in figures.items()})
         pipe.pexpire(key, ttl_ms)
         pipe.zadd(self.keys.processes, {self.process_id: self.clock.time() + ttl_ms / 1000})
         pipe.zremrangebyscore(self.keys.processes, "-inf", self.clock.time())
-        pipe.execute()
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Collection
 from typing import Any
 
 from ..clock import Clock
@@ -18,7 +19,14 @@ from .routes import OTHER
 from .sketch import QuantileSketch
 from .stats import DurationStats, EndpointStats
 
-__all__ = ["STATE_VERSION", "from_state", "merge_endpoint", "merge_into", "to_state"]
+__all__ = [
+    "STATE_VERSION",
+    "fold_into_other",
+    "from_state",
+    "merge_endpoint",
+    "merge_into",
+    "to_state",
+]
 
 STATE_VERSION = 1
 
@@ -223,6 +231,35 @@ def merge_into(target: Registry, source: Registry) -> None:
         target.websocket_sessions += websockets
         target.dropped_endpoints += dropped
         target.started_at = min(target.started_at, started)
+
+
+def fold_into_other(
+    registry: Registry,
+    endpoints: Collection[str] = (),
+    queries: Collection[str] = (),
+    users: Collection[str] = (),
+    organizations: Collection[str] = (),
+) -> None:
+    """Move the named series into the ``__other__`` series of their table (exact sums)."""
+    with registry.locked():
+        for key in [k for k in registry.endpoints if f"{k[0]} {k[1]}" in endpoints]:
+            stats = registry.endpoints.pop(key)
+            other = registry.endpoints.get((key[0], OTHER))
+            if other is None:
+                registry.endpoints[(key[0], OTHER)] = stats
+            else:
+                merge_endpoint(other, stats)
+        for fingerprint in [f for f in registry.queries if f in queries]:
+            query = registry.queries.pop(fingerprint)
+            other_q = registry.queries.get(OTHER)
+            if other_q is None:
+                registry.queries[OTHER] = QueryStats(OTHER, query.operation, query.stats)
+            else:
+                other_q.stats.merge(query.stats)
+        for table, names in ((registry.users, users), (registry.organizations, organizations)):
+            for ident in [i for i in table if i in names]:
+                tally = table.pop(ident)
+                _merge_tally(table, len(table) + 1, OTHER, tally)
 
 
 def merge_endpoint(target: EndpointStats, source: EndpointStats) -> None:

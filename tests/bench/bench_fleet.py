@@ -146,8 +146,9 @@ def flush_cost(args: Any, namespace: str) -> list[str]:
             ],
         ),
         "",
-        f"Round trips of one flush: {calls[0]} — one EVALSHA carrying every series of the batch, "
-        "and one pipeline for the worker's heartbeat.",
+        f"Round trips of one flush: {calls[0]} — one pipeline (the fleet's series counts, which "
+        "keep the caps fleet-wide, and the worker's heartbeat), then one EVALSHA carrying "
+        "every series of the batch.",
     ]
 
 

@@ -200,3 +200,22 @@ def test_host_sampling_fails_open_without_redis() -> None:
     kit = Perfkit(PerfkitSettings(redis_url="redis://127.0.0.1:9/0", flush_interval=60.0))
     assert kit.system.sample() is not None
     assert kit.system.sampled == 1
+
+
+def test_caps_hold_across_flushes_and_workers(redis_url: str, namespace: str) -> None:
+    """New series past a cap go to __other__ fleet-wide; totals stay exact."""
+    kits = [worker_kit(redis_url, namespace, max_endpoints=3, max_users=2) for _ in range(2)]
+    for flush in range(4):
+        for i in range(3):
+            kit = kits[(flush + i) % 2]
+            kit.registry.record_request("GET", f"/r{flush}-{i}", 200, 0.01, user=f"u{flush}-{i}")
+        for kit in kits:
+            assert kit.fleet.flush()
+    store = kits[0].fleet
+    client = store.client
+    assert client.scard(store.keys.endpoints) <= 4  # three routes and GET __other__
+    assert client.scard(store.keys.user_ids) <= 3
+    snap = kits[0].snapshot()["requests"]
+    assert sum(e["count"] for e in snap["endpoints"]) == 12
+    assert {e["endpoint"] for e in snap["endpoints"]} >= {"__other__"}
+    assert sum(u["count"] for u in snap["users"]) == 12
