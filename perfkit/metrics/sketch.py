@@ -287,12 +287,13 @@ class QuantileSketch:
         """A sketch from sparse bins (``index -> count``), e.g. read back from a store."""
         sketch = cls()
         if bins:
-            first, last = min(bins), max(bins)
+            last = max(bins)
+            # never allocate past max_bins, whatever a store hands back: lower bins fold
+            first = max(min(bins), last - sketch.max_bins + 1)
             sketch.offset = first
             sketch.counts = array("q", bytes(8 * (last - first + 1)))
             for index, n in bins.items():
-                sketch.counts[index - first] += n
-            sketch._fold_excess()
+                sketch.counts[max(index, first) - first] += n
         sketch.zero_count = zero_count
         sketch.count = zero_count + sum(bins.values())
         if sketch.count:

@@ -152,3 +152,10 @@ def test_add_indexed_is_the_same_as_adding_each(values: list[float]) -> None:
         one_by_one.min,
         one_by_one.max,
     )
+
+
+def test_bins_from_a_store_never_allocate_past_max_bins() -> None:
+    """A corrupted or foreign store cannot make a sketch allocate gigabytes."""
+    sketch = QuantileSketch.from_bins({-(10**12): 1, 5: 2, 10**12: 3}, 0, 0.1, 1e9)
+    assert len(sketch.counts) <= sketch.max_bins
+    assert sketch.count == 6
