@@ -195,7 +195,13 @@ def test_a_killed_worker_is_counted_once_and_drops_out(
         poll(lambda: str(victim) not in workers())  # its heartbeat expired
         drive(server.port, 200, threads=4)
         poll(lambda: requests_total(server.port) == 600)
-        time.sleep(0.5)  # a few more flush cycles: nothing may be added twice
+        # let every live worker flush twice more: nothing may be added twice
+        seqs = redis.Redis.from_url(fleet_env["PERFKIT_REDIS_URL"])
+        seq_key = "{" + fleet_env["PERFKIT_REDIS_NAMESPACE"] + "}:seq"
+        before = {k: int(v) for k, v in seqs.hgetall(seq_key).items()}
+        live = [k for k in before if int(k.split(b":")[1]) != victim]
+        poll(lambda: all(int(seqs.hget(seq_key, k) or 0) >= before[k] + 2 for k in live))
+        seqs.close()
         assert requests_total(server.port) == 600
     finally:
         server.stop()
