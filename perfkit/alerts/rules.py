@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import operator
+import re
+import string
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -74,6 +76,32 @@ class _Fields(Mapping[str, Any]):
         return len(self._own)
 
 
+_WIDTH = re.compile(r"\d+")
+
+
+def check_template(name: str, template: str) -> None:
+    """Refuse templates that could reach into objects or allocate without bound.
+
+    Fields may name metrics with dots (``{system.cpu_percent}``) but not private
+    attributes or indexes, and format widths and precisions stay below 100.
+    """
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"rule {name!r}: message_template {template!r} is not valid: {exc}"
+        ) from None
+    for _, field, spec, _ in parsed:
+        if field is None:
+            continue
+        if "[" in field or any(part.startswith("_") for part in field.split(".")):
+            raise ValueError(
+                f"rule {name!r}: template field {{{field}}} may name values and metrics only"
+            )
+        if spec and any(int(n) >= 100 for n in _WIDTH.findall(spec)):
+            raise ValueError(f"rule {name!r}: message_template format {spec!r} is too wide (< 100)")
+
+
 def format_message(template: str, fields: Mapping[str, Any], metrics: Metrics) -> str:
     """Fill `template`; a template naming something absent falls back to a plain message."""
     try:
@@ -109,6 +137,8 @@ class Rule:
         self.resolve_for_seconds = number(name, "resolve_for_seconds", resolve_for_seconds, 0)
         if message_template is not None and not isinstance(message_template, str):
             raise ValueError(f"rule {name!r}: message_template must be a string")
+        if message_template is not None:
+            check_template(name, message_template)
         self.message_template = message_template
         self.labels = {str(k): str(v) for k, v in (labels or {}).items()}
         self.description = description

@@ -151,3 +151,19 @@ def test_anomaly_rule_validation() -> None:
                            ({"direction": "sideways"}, "sideways")]:  # fmt: skip
         with pytest.raises(ValueError, match=needle):
             AnomalyRule("a", "m", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{name.__class__}", "{value:>1000000000}", "{labels[0]}", "{value:.500f}", "{unclosed"],
+)
+def test_templates_that_could_reach_into_objects_or_blow_up_are_refused(template: str) -> None:
+    with pytest.raises(ValueError, match="template"):
+        AlertRule("t", "system.cpu_percent", 50.0, message_template=template)
+
+
+def test_ordinary_templates_with_metric_groups_are_accepted() -> None:
+    rule = AlertRule(
+        "t", "system.cpu_percent", 50.0, message_template="{value:.1f}% {system.cpu_percent:>8.2f}"
+    )
+    assert rule.message_template is not None
