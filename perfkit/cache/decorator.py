@@ -7,7 +7,7 @@ import contextlib
 import functools
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from ..errors import CacheBackendError
@@ -24,6 +24,7 @@ __all__ = ["CachedFunction", "cached"]
 R_co = TypeVar("R_co", covariant=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
+CALL = object()  # a compute step: "run the function now" (any other step is a delay)
 _THREADS = ThreadFlights()
 _TASKS = AsyncFlights()
 _REFRESHES = Refreshes()
@@ -197,39 +198,65 @@ def cached(
             value, data = outcome
             return value if leader or data is None else c.serializer.loads(data)
 
+        def compute_steps(
+            c: CacheManager, k: str
+        ) -> Generator[object, Any, tuple[Any, bytes | None]]:
+            """The cross-process flight as steps, for the sync and the async driver alike.
+
+            Yields ``CALL`` (send back the function's result) or a delay in seconds to
+            wait; returns ``(value, serialised copy)``. The Redis lock is released in
+            ``finally`` whatever the function does.
+            """
+            found = peek(c, k)  # a flight that just ended stored it before leaving
+            if found is not MISSING:
+                return found, c.encode(found)
+            client = c.lock_client()
+            waits = poll_delays(lock_ttl)
+            while client is not None:
+                try:
+                    lock = redis_lock(client, c.lock_name(k), lock_ttl)
+                except Exception:  # Redis failed: compute without coordination
+                    break
+                if lock is not None:
+                    try:
+                        found = peek(c, k)
+                        if found is not MISSING:
+                            return found, c.encode(found)
+                        value = yield CALL
+                        return value, remember(c, k, value)
+                    finally:
+                        _release(lock)
+                found = peek(c, k)
+                if found is not MISSING:
+                    return found, c.encode(found)
+                delay = waits()
+                if delay is None:
+                    break  # the holder is too slow or gone: compute ourselves
+                yield delay
+            value = yield CALL
+            return value, remember(c, k, value)
+
         if inspect.iscoroutinefunction(func):
 
             async def compute_async(
                 c: CacheManager, k: str, args: Any, kwargs: Any
             ) -> tuple[Any, bytes | None]:
-                found = peek(c, k)  # a flight that just ended stored it before leaving
-                if found is not MISSING:
-                    return found, c.encode(found)
-                client = c.lock_client()
-                waits = poll_delays(lock_ttl)
-                while client is not None:
-                    try:
-                        lock = redis_lock(client, c.lock_name(k), lock_ttl)
-                    except Exception:  # Redis failed: compute without coordination
-                        break
-                    if lock is not None:
-                        try:
-                            found = peek(c, k)
-                            if found is not MISSING:
-                                return found, c.encode(found)
-                            value = await func(*args, **kwargs)
-                            return value, remember(c, k, value)
-                        finally:
-                            _release(lock)
-                    found = peek(c, k)
-                    if found is not MISSING:
-                        return found, c.encode(found)
-                    delay = waits()
-                    if delay is None:
-                        break  # the holder is too slow or gone: compute ourselves
-                    await asyncio.sleep(delay)
-                value = await func(*args, **kwargs)
-                return value, remember(c, k, value)
+                steps = compute_steps(c, k)
+                try:
+                    step = next(steps)
+                    while True:
+                        if step is CALL:
+                            try:
+                                value = await func(*args, **kwargs)
+                            except BaseException as exc:
+                                step = steps.throw(exc)  # releases the lock, re-raises
+                            else:
+                                step = steps.send(value)
+                        else:
+                            await asyncio.sleep(float(step))  # type: ignore[arg-type]
+                            step = steps.send(None)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -259,34 +286,22 @@ def cached(
             def compute(
                 c: CacheManager, k: str, args: Any, kwargs: Any
             ) -> tuple[Any, bytes | None]:
-                found = peek(c, k)  # a flight that just ended stored it before leaving
-                if found is not MISSING:
-                    return found, c.encode(found)
-                client = c.lock_client()
-                waits = poll_delays(lock_ttl)
-                while client is not None:
-                    try:
-                        lock = redis_lock(client, c.lock_name(k), lock_ttl)
-                    except Exception:  # Redis failed: compute without coordination
-                        break
-                    if lock is not None:
-                        try:
-                            found = peek(c, k)
-                            if found is not MISSING:
-                                return found, c.encode(found)
-                            value = func(*args, **kwargs)
-                            return value, remember(c, k, value)
-                        finally:
-                            _release(lock)
-                    found = peek(c, k)
-                    if found is not MISSING:
-                        return found, c.encode(found)
-                    delay = waits()
-                    if delay is None:
-                        break  # the holder is too slow or gone: compute ourselves
-                    time.sleep(delay)  # waiting for another process's result, with a deadline
-                value = func(*args, **kwargs)
-                return value, remember(c, k, value)
+                steps = compute_steps(c, k)
+                try:
+                    step = next(steps)
+                    while True:
+                        if step is CALL:
+                            try:
+                                value = func(*args, **kwargs)
+                            except BaseException as exc:
+                                step = steps.throw(exc)  # releases the lock, re-raises
+                            else:
+                                step = steps.send(value)
+                        else:
+                            time.sleep(float(step))  # type: ignore[arg-type]  # bounded wait
+                            step = steps.send(None)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
             @functools.wraps(func)
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
