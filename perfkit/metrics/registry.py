@@ -10,8 +10,9 @@ import math
 import threading
 from bisect import bisect_left
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._forks import after_fork_in_child
 from ..clock import Clock, SystemClock
@@ -31,6 +32,8 @@ TABLES = (
     "queries", "query_operations", "query_operation_sums", "slow_queries", "query_minutes",
     "calls", "websocket_sessions", "dropped_endpoints",
 )  # fmt: skip
+
+V = TypeVar("V")
 
 _MAX_ERROR_TYPES = 100
 _INF = float("inf")
@@ -341,13 +344,7 @@ class Registry:
 
     @staticmethod
     def _tally(table: dict[str, _Tally], key: str, cap: int, duration: float, error: bool) -> None:
-        tally = table.get(key)
-        if tally is None:
-            if len(table) >= cap:
-                key = OTHER
-                tally = table.get(key)
-            if tally is None:
-                tally = table[key] = _Tally()
+        tally = capped(table, key, cap, lambda _: _Tally())
         tally.count += 1
         tally.total += duration
         if duration > tally.max:
@@ -428,14 +425,13 @@ class Registry:
         threshold = self.settings.slow_query_threshold if slow_threshold is None else slow_threshold
         slow = duration > threshold
         with self._lock:
-            entry = self.queries.get(fingerprint)
-            if entry is None:
-                if len(self.queries) >= self.settings.max_queries:
-                    fingerprint = OTHER
-                    entry = self.queries.get(fingerprint)
-                if entry is None:
-                    entry = QueryStats(fingerprint, operation, DurationStats())
-                    self.queries[fingerprint] = entry
+            entry = capped(
+                self.queries,
+                fingerprint,
+                self.settings.max_queries,
+                lambda key: QueryStats(key, operation, DurationStats()),
+            )
+            fingerprint = entry.fingerprint  # __other__ once the table is full
             entry.stats.add(duration, error, slow)
             buckets = self.query_operations.get(operation)
             if buckets is None:
@@ -468,13 +464,7 @@ class Registry:
         """Record one call of a monitored function (outbound API calls and the like)."""
         duration = _sane(duration)
         with self._lock:
-            stats = self.calls.get(name)
-            if stats is None:
-                if len(self.calls) >= _MAX_CALLS:
-                    name = OTHER
-                    stats = self.calls.get(name)
-                if stats is None:
-                    stats = self.calls[name] = DurationStats()
+            stats = capped(self.calls, name, _MAX_CALLS, lambda _: DurationStats())
             threshold = (
                 self.settings.slow_request_threshold if slow_threshold is None else slow_threshold
             )
@@ -517,6 +507,19 @@ class Registry:
                 client_errors += bucket.client_errors
                 kept.append(bucket)
         return merged, client_errors, kept
+
+
+def capped(table: dict[str, V], key: str, cap: int, new: Callable[[str], V]) -> V:
+    """The entry for `key`; a new key gets one while the table has room, else it shares
+    the ``__other__`` entry (so every table stays bounded, with exact totals)."""
+    entry = table.get(key)
+    if entry is None:
+        if len(table) >= cap:
+            key = OTHER
+            entry = table.get(key)
+        if entry is None:
+            entry = table[key] = new(key)
+    return entry
 
 
 def _plain(labels: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import PerfkitSettings
-from .registry import MinuteBucket, QueryStats, Registry, _Tally
+from .registry import MinuteBucket, QueryStats, Registry, _Tally, capped
 from .routes import OTHER
 from .sketch import QuantileSketch
 from .stats import DurationStats, EndpointStats
@@ -276,13 +276,7 @@ def merge_endpoint(target: EndpointStats, source: EndpointStats) -> None:
 
 
 def _merge_tally(table: dict[str, _Tally], cap: int, ident: str, tally: _Tally) -> None:
-    mine = table.get(ident)
-    if mine is None:
-        if len(table) >= cap:
-            ident = OTHER
-            mine = table.get(ident)
-        if mine is None:
-            mine = table[ident] = _Tally()
+    mine = capped(table, ident, cap, lambda _: _Tally())
     mine.count += tally.count
     mine.errors += tally.errors
     mine.total += tally.total
