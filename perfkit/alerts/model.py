@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Literal
+
+from .._time import iso as iso_utc
 
 __all__ = ["SEVERITIES", "Alert", "AlertEvent", "Severity", "check_severity", "iso"]
 
@@ -23,9 +24,7 @@ def check_severity(value: object, what: str = "severity") -> Severity:
 
 def iso(ts: float | None) -> str | None:
     """An epoch timestamp as ISO 8601 UTC, or None."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if ts is None else iso_utc(ts)
 
 
 @dataclass

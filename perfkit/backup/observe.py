@@ -15,7 +15,8 @@ from .info import BackupInfo
 __all__ = ["BackupObserver"]
 
 
-def _iso(ts: float | None) -> str | None:
+def backup_iso(ts: float | None) -> str | None:
+    """An epoch timestamp as ISO 8601 with a +00:00 offset (the backups' form), or None."""
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
@@ -108,8 +109,8 @@ class BackupObserver:
         hours = self.hours_since_success()
         with self._obs_lock:
             return {
-                "last_success": _iso(last_success),
-                "last_failure": _iso(self._last_failure),
+                "last_success": backup_iso(last_success),
+                "last_failure": backup_iso(self._last_failure),
                 "last_error": self._last_error,
                 "last_duration_seconds": self._last_duration,
                 "successes": self._runs["success"],

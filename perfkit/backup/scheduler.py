@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -15,6 +14,7 @@ from ..locks import RedisLock
 from ._triggers import DailyTrigger, IntervalTrigger, Trigger
 from .info import check_prefix
 from .manager import DatabaseBackup
+from .observe import backup_iso as _iso
 
 __all__ = ["BackupScheduler"]
 
@@ -33,10 +33,6 @@ class _Job:
     last_error: str | None = None
     runs: int = 0
     failures: int = 0
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
 class BackupScheduler:

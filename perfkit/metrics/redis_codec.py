@@ -15,7 +15,7 @@ from .registry import MinuteBucket, QueryStats, Registry, _Tally
 from .sketch import QuantileSketch
 from .stats import DurationStats, EndpointStats
 
-__all__ = ["Keys", "delta_ops", "fill_stats"]
+__all__ = ["Keys", "delta_ops", "fill_stats", "text", "texts"]
 
 SEP = "\x1f"  # separates an id from a field name inside one hash
 
@@ -185,12 +185,18 @@ def delta_ops(delta: Registry, keys: Keys, retention_seconds: int) -> list[list[
 
 
 # ------------------------------------------------------------------ reading
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """A Redis reply (bytes or str) as str."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def texts(values: Iterable[Any]) -> list[str]:
+    """Several Redis replies as str."""
+    return [text(v) for v in values]
+
+
 def decode(raw: Mapping[Any, Any]) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in raw.items()}
+    return {text(k): text(v) for k, v in raw.items()}
 
 
 def fill_stats(target: DurationStats, fields: Mapping[str, str]) -> None:
@@ -261,7 +267,7 @@ def recent(items: Iterable[Any]) -> list[dict[str, Any]]:
     out = []
     for raw in items:
         try:
-            out.append(json.loads(_text(raw)))
+            out.append(json.loads(text(raw)))
         except ValueError:
             continue  # a foreign value in our list: skip it, never fail the read
     out.reverse()

@@ -34,6 +34,8 @@ from .redis_codec import (
     fill_tallies,
     query_from,
     recent,
+    text,
+    texts,
 )
 from .registry import Registry
 from .routes import OTHER
@@ -309,12 +311,12 @@ class RedisStore:
         (endpoints, queries, calls, rminutes, qminutes, procs, users, orgs, errors, qops, gauges,
          meta, slow, slowq) = _results(pipe)  # fmt: skip
         names: dict[str, list[Any]] = {
-            "ep": sorted(_texts(endpoints)),
-            "q": sorted(_texts(queries)),
-            "call": sorted(_texts(calls)),
-            "rm": [int(float(m)) for m in _texts(rminutes)],
-            "qm": [int(float(m)) for m in _texts(qminutes)],
-            "proc": sorted(_texts(procs)),
+            "ep": sorted(texts(endpoints)),
+            "q": sorted(texts(queries)),
+            "call": sorted(texts(calls)),
+            "rm": [int(float(m)) for m in texts(rminutes)],
+            "qm": [int(float(m)) for m in texts(qminutes)],
+            "proc": sorted(texts(procs)),
         }
         pipe = self.client.pipeline(transaction=False)
         for name in names["ep"]:
@@ -447,8 +449,8 @@ class RedisStore:
         )
         workers.add(len(self.workers))
         families = [flushes, workers]
-        for name, kind, text, field in _WORKER_FAMILIES:
-            family = MetricFamily(name, kind, text)
+        for name, kind, help_text, field in _WORKER_FAMILIES:
+            family = MetricFamily(name, kind, help_text)
             for worker in self.workers:
                 if field in worker:
                     label = f"{worker.get('host', '?')}:{worker.get('pid', '?')}"
@@ -492,7 +494,7 @@ class HostSamples:
             if self.client.set(self.lock_key, self.process_id, nx=True, px=hold_ms):
                 return True
             holder = self.client.get(self.lock_key)
-            if _text(holder) == self.process_id:
+            if text(holder) == self.process_id:
                 self.client.pexpire(self.lock_key, hold_ms)
                 return True
             return False
@@ -513,18 +515,10 @@ class HostSamples:
         if raw is None:
             return None
         try:
-            data = json.loads(_text(raw))
+            data = json.loads(text(raw))
         except ValueError:
             return None
         return data if isinstance(data, dict) else None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _texts(values: Iterable[Any]) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
 def _process_figures() -> dict[str, Any]:

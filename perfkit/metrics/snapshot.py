@@ -5,20 +5,15 @@ Everything returned here is plain JSON-serialisable data; durations are seconds.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
+from .._time import iso
 from .registry import MinuteBucket, Registry
 from .stats import DurationStats, EndpointStats
 
 __all__ = ["iso", "performance_summary", "queries_section", "requests_section"]
 
 _TOP_N = 10
-
-
-def iso(ts: float) -> str:
-    """An epoch timestamp as ISO 8601 UTC (``2026-01-02T03:04:05.123456Z``)."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def endpoint_dict(method: str, route: str, stats: EndpointStats) -> dict[str, Any]:
