@@ -248,10 +248,9 @@ class Perfkit(KitParts):
         user_id: str | None = None,
     ) -> None:
         """Record one request by hand (when not using the middleware); seconds."""
-        from .metrics.routes import normalize_method
 
         self.record_request(
-            normalize_method(method),
+            method,
             endpoint,
             int(status_code),
             float(response_time),

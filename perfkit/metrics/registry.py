@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from .._forks import after_fork_in_child
 from ..clock import Clock, SystemClock
 from ..config import PerfkitSettings
-from .routes import OTHER, RouteTemplater
+from .routes import OTHER, RouteTemplater, normalize_method
 from .sketch import ZERO_INDEX, QuantileSketch
 from .sql import fingerprint_sql
 from .stats import DurationStats, EndpointStats
@@ -237,6 +237,7 @@ class Registry:
             bounds = self.bucket_bounds
             threshold = self.settings.slow_request_threshold
             template = self.templater.template
+            normalize = normalize_method
             pseudonymise = self._pseudonymise if self.settings.user_id_hash_key else None
             # per sketch: the durations and their bin indices, each index computed once
             durations: dict[DurationStats, tuple[list[int], list[float]]] = {}
@@ -254,6 +255,7 @@ class Registry:
                 taken += 1
                 (now, method, route, status, duration, size, ttfb,
                  user, organization, error_type, path, request_id) = record  # fmt: skip
+                method = normalize(method)  # bounded: unknown methods become OTHER
                 if route is None:
                     route = template(path or "/")
                 key = (method, route)

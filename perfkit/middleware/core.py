@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._safety import InternalErrors
 from ..kit import Perfkit
-from ..metrics.routes import NOT_FOUND, normalize_method
+from ..metrics.routes import NOT_FOUND
 
 if TYPE_CHECKING:
     from ..guards import Guards
@@ -162,7 +162,7 @@ class RequestCore:
             if len(path) > self.max_path_length:
                 path = path[: self.max_path_length] + "..."
             kit.registry.record_request(
-                normalize_method(method),
+                method,  # normalised with the rest of the batch, off the request path
                 self.route(request, status) if self.route_name or status == 404 else None,
                 status,
                 duration,
