@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -53,19 +52,29 @@ def free_port() -> int:
 
 
 def wait_for_port(
-    port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+    port: int,
+    timeout: float = 15.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
 ) -> None:
-    """Poll until 127.0.0.1:`port` accepts connections (or fail after `timeout`)."""
+    """Poll until 127.0.0.1:`port` accepts connections (or fail after `timeout`).
+
+    With `proc`, fail at once when the server exits; `log` is quoted in the error.
+    """
+
+    def shown() -> str:
+        return f":\n{log.read_text(errors='replace')}" if log is not None else ""
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+            raise RuntimeError(f"server exited with {proc.returncode} before port {port}{shown()}")
         try:
             with socket.create_connection(("127.0.0.1", port), 0.2):
                 return
         except OSError:
             time.sleep(0.02)  # polling a port with a deadline, not waiting for a guess
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s{shown()}")
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -113,44 +122,3 @@ def mysql_url() -> str:
     if error is not None:
         service_unavailable("MariaDB/MySQL", MYSQL_URL, error)
     return MYSQL_URL
-
-
-@pytest.fixture
-def run_server(tmp_path: Path) -> Iterator[object]:
-    """Start a server command (with {port} filled in) and stop it after the test."""
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[Any] = []
-
-    def start(
-        args: list[str],
-        port: int | None = None,
-        env: dict[str, str] | None = None,
-        cwd: str | None = None,
-    ) -> int:
-        port = port or free_port()
-        cmd = [a.format(port=port, python=sys.executable) for a in args]
-        log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed after the test
-        logs.append(log)
-        full_env = {**os.environ, **(env or {})}
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
-        procs.append(proc)
-        try:
-            wait_for_port(port, proc=proc)
-        except Exception:
-            log.flush()
-            raise RuntimeError(
-                (tmp_path / f"server-{port}.log").read_text(errors="replace")
-            ) from None
-        return port
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for log in logs:
-        log.close()

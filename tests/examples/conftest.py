@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
+from tests.conftest import free_port, wait_for_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 if str(EXAMPLES) not in sys.path:
@@ -56,25 +56,6 @@ def django_ready() -> Iterator[None]:
         connections.close_all()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30.0
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)  # polling a port against a deadline
-    raise TimeoutError(f"nothing on port {port}:\n{log.read_text(errors='replace')}")
-
-
 Serve = Callable[..., str]
 
 
@@ -84,7 +65,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     running: list[subprocess.Popen[bytes]] = []
 
     def start(args: list[str], env: dict[str, str] | None = None) -> str:
-        port = _free_port()
+        port = free_port()
         cmd = [a.format(port=port, python=sys.executable) for a in args]
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, **(env or {})}
@@ -96,7 +77,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
                 cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=tmp_path
             )
         running.append(proc)
-        _wait_listening(port, proc, log)
+        wait_for_port(port, timeout=30.0, proc=proc, log=log)
         return f"http://127.0.0.1:{port}"
 
     yield start
