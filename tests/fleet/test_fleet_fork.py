@@ -5,13 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import threading
-import uuid
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from perfkit import Perfkit, PerfkitSettings
 
@@ -31,17 +28,6 @@ def in_child(body: object) -> int:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    name = f"perfkit-fork-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match="{" + name + "}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def test_a_forked_worker_does_not_ship_the_parents_figures(redis_url: str, namespace: str) -> None:

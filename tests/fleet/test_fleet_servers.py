@@ -11,8 +11,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def fleet_env(redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    namespace = f"perfkit-fleet-{uuid.uuid4().hex[:10]}"
+def fleet_env(redis_url: str, namespace: str, tmp_path: Path) -> dict[str, str]:
     durations = tmp_path / "durations"
     durations.mkdir()
-    env = {
+    return {
         "PERFKIT_REDIS_URL": redis_url,
         "PERFKIT_REDIS_NAMESPACE": namespace,
         "PERFKIT_FLUSH_INTERVAL": "0.2",
@@ -37,12 +34,6 @@ def fleet_env(redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         "FLEET_DURATIONS_DIR": str(durations),
         "PYTHONPATH": str(ROOT),
     }
-    yield env
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match="{" + namespace + "}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 class Server:

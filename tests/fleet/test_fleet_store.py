@@ -6,28 +6,15 @@ import math
 import random
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.metrics.redis_store import RedisStore
 from tests.conftest import REQUIRE_SERVICES, free_port, wait_for_port
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    name = f"perfkit-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match="{" + name + "}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def worker_kit(redis_url: str, namespace: str, **extra: object) -> Perfkit:
