@@ -16,15 +16,15 @@ from .clock import Clock, SystemClock
 from .component import call_optional, collect_from
 from .config import PerfkitSettings
 from .metrics.collect import registry_families
-from .metrics.families import Collector, MetricFamily
-from .metrics.registry import Registry
-from .metrics.snapshot import iso, performance_summary, queries_section, requests_section
-from .web.exposition import (
+from .metrics.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_CONTENT_TYPE,
     choose_format,
     render,
 )
+from .metrics.families import Collector, MetricFamily
+from .metrics.registry import Registry
+from .metrics.snapshot import iso, performance_summary, queries_section, requests_section
 
 __all__ = ["Perfkit", "get_kit", "set_default_kit"]
 

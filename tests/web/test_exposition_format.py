@@ -18,10 +18,10 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as parse_prometheus
 
 from perfkit import Perfkit, PerfkitSettings
+from perfkit.metrics.exposition import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, render
 from perfkit.metrics.families import MetricFamily
 from perfkit.testing import FakeClock
 from perfkit.web.api import ApiRequest, handle
-from perfkit.web.exposition import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, render
 
 OPENMETRICS_ACCEPT = "application/openmetrics-text"
 # what a Prometheus 2.x server sends when it scrapes

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
-from ..metrics.families import MetricFamily
+from .families import MetricFamily
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
