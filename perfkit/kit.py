@@ -23,6 +23,7 @@ from .metrics.exposition import (
     render,
 )
 from .metrics.families import Collector, MetricFamily
+from .metrics.record import RequestRecord
 from .metrics.registry import Registry
 from .metrics.snapshot import iso, performance_summary, queries_section, requests_section
 
@@ -71,10 +72,10 @@ class Perfkit(KitParts):
         self.started_at = self.clock.time()
         self.fleet = self._make_store(store)
         after_fork_in_child(self, "_after_fork")
-        # hook(method, path, status, duration, user, request_id) after each request
-        # (e.g. the request log); must be cheap, it runs on the request path
-        self.request_hooks: list[Callable[..., None]] = []
-        self._request_log: Callable[..., None] | None = None
+        # hook(record) after each request (e.g. the request log); must be cheap,
+        # it runs on the request path
+        self.request_hooks: list[Callable[[RequestRecord], None]] = []
+        self._request_log: Callable[[RequestRecord], None] | None = None
         self._wire_request_log()
 
     # ------------------------------------------------------------ wiring
@@ -169,50 +170,29 @@ class Perfkit(KitParts):
 
     # ---------------------------------------------------------- recording
     def record_request(
-        self,
-        method: str,
-        route: str | None,
-        status: int,
-        duration: float,
-        *,
-        size: int = 0,
-        ttfb: float | None = None,
-        user: str | None = None,
-        organization: str | None = None,
-        error_type: str | None = None,
-        path: str | None = None,
-        request_id: str | None = None,
+        self, method: str, route: str | None, status: int, duration: float, **fields: Any
     ) -> None:
         """Record one served request (seconds); never raises.
 
-        `route` None means "template `path`". The middlewares call the registry
-        directly with the same arguments.
+        `fields` are the other `RequestRecord` fields (size, ttfb, user,
+        organization, error_type, path, request_id); `route` None means
+        "template `path`". The middlewares build the record themselves.
         """
         try:
-            self.registry.record_request(
-                method, route, int(status), float(duration), int(size), ttfb, user,
-                organization, error_type, path, request_id,
-            )  # fmt: skip
+            record = RequestRecord(method, route, int(status), float(duration), **fields)
+            if record.path is None:
+                record.path = route or "/"  # what the slow list and the hooks show
+            self.registry.record_request(record)
             if self.request_hooks:
-                self.run_request_hooks(
-                    method, path or route or "/", status, duration, user, request_id
-                )
+                self.run_request_hooks(record)
         except Exception as exc:
             self.errors.report("record_request", exc)
 
-    def run_request_hooks(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        duration: float,
-        user: str | None,
-        request_id: str | None,
-    ) -> None:
+    def run_request_hooks(self, record: RequestRecord) -> None:
         """Call each request hook (e.g. the request log); a failing hook is contained."""
         for hook in list(self.request_hooks):
             try:
-                hook(method, path, status, duration, user, request_id)
+                hook(record)
             except Exception as exc:
                 self.errors.report("request hook", exc)
 
@@ -281,9 +261,15 @@ class Perfkit(KitParts):
         if self.settings.log_requests:
             from .logs import make_request_logger  # lazy: keeps `import perfkit` light
 
-            self._request_log = make_request_logger(self.settings)
-            if self._request_log is not None:
-                self.request_hooks.append(self._request_log)
+            log = make_request_logger(self.settings)
+            if log is not None:
+
+                def log_request(record: RequestRecord) -> None:
+                    log(record.method, record.path or "/", record.status, record.duration,
+                        record.user, record.request_id)  # fmt: skip
+
+                self._request_log = log_request
+                self.request_hooks.append(log_request)
 
     def update_settings(self, **changes: Any) -> PerfkitSettings:
         """Change settings at run time (validated); parts read the new values from the kit."""

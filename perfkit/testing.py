@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .metrics.record import RequestRecord
 
 if TYPE_CHECKING:
     from .config import PerfkitSettings
@@ -45,40 +46,23 @@ class FakeClock:
             self._now = now
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the middleware recorded it."""
-
-    method: str
-    path: str
-    status: int
-    duration: float
-    user: str | None
-    request_id: str | None
+RecordedRequest = RequestRecord  # one request as the middleware recorded it
 
 
 class InMemorySink:
     """A kit request hook that keeps every recorded request, for assertions.
 
-    ``kit.request_hooks.append(sink)``; then inspect ``sink.requests``.
+    ``kit.request_hooks.append(sink)``; then inspect ``sink.requests``
+    (`RequestRecord` objects: method, path, status, duration, user, request_id, ...).
     """
 
     def __init__(self) -> None:
-        self.requests: list[RecordedRequest] = []
+        self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
 
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        duration: float,
-        user: str | None = None,
-        request_id: str | None = None,
-        *_: Any,
-    ) -> None:
+    def __call__(self, record: RequestRecord) -> None:
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, status, duration, user, request_id))
+            self.requests.append(record)
 
     def clear(self) -> None:
         with self._lock:

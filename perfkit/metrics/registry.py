@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from .._forks import after_fork_in_child
 from ..clock import Clock, SystemClock
 from ..config import PerfkitSettings
+from .record import RequestRecord
 from .routes import OTHER, RouteTemplater, normalize_method
 from .sketch import ZERO_INDEX, QuantileSketch
 from .sql import fingerprint_sql
@@ -103,7 +104,7 @@ class Registry:
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._hash_cache: dict[str, str] = {}
-        self._pending: deque[tuple[Any, ...]] = deque()
+        self._pending: deque[RequestRecord] = deque()
         self.drain_at = 512
         self.templater = RouteTemplater(self.settings.max_path_length)
         self._multiplier = QuantileSketch()._multiplier  # every sketch here has this accuracy
@@ -186,36 +187,17 @@ class Registry:
             self._reads += 1
         return max(begun - ended, 0)
 
-    def record_request(
-        self,
-        method: str,
-        route: str | None,
-        status: int,
-        duration: float,
-        size: int = 0,
-        ttfb: float | None = None,
-        user: str | None = None,
-        organization: str | None = None,
-        error_type: str | None = None,
-        path: str | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        """Record one finished request. `duration` and `ttfb` are seconds.
+    def record_request(self, record: RequestRecord) -> None:
+        """Queue one finished request (stamped now when it has no timestamp).
 
         The request path only queues the record (a deque append); aggregation
         happens in batches in `drain()`, which readers call first and which
-        runs inline only when the queue is full. `route` None means "template
-        `path`" (done in the batch, not on the request path).
+        runs inline only when the queue is full.
         """
-        if not 0.0 <= duration < _INF:
-            duration = 0.0  # negative (a clock step), NaN or infinite: never poison the sums
-        if ttfb is not None and not 0.0 <= ttfb < _INF:
-            ttfb = None
+        if record.timestamp is None:
+            record.timestamp = self.clock.time()
         pending = self._pending
-        pending.append(
-            (self.clock.time(), method, route, status, duration, size, ttfb,
-             user, organization, error_type, path, request_id)
-        )  # fmt: skip
+        pending.append(record)
         if len(pending) >= self.drain_at:
             self.drain()
 
@@ -229,7 +211,7 @@ class Registry:
         pending = self._pending
         if not pending:
             return 0
-        slow_found: list[tuple[Any, ...]] = []
+        slow_found: list[tuple[RequestRecord, str, str, float, str | None]] = []
         with self._lock:
             taken = 0
             endpoints = self.endpoints
@@ -253,11 +235,16 @@ class Registry:
                 except IndexError:
                     break
                 taken += 1
-                (now, method, route, status, duration, size, ttfb,
-                 user, organization, error_type, path, request_id) = record  # fmt: skip
-                method = normalize(method)  # bounded: unknown methods become OTHER
+                now = record.timestamp or 0.0
+                status = record.status
+                duration = record.duration
+                if not 0.0 <= duration < _INF:
+                    duration = 0.0  # negative (a clock step), NaN or infinite: never poison sums
+                ttfb = record.ttfb
+                method = normalize(record.method)  # bounded: unknown methods become OTHER
+                route = record.route
                 if route is None:
-                    route = template(path or "/")
+                    route = template(record.path or "/")
                 key = (method, route)
                 stats = endpoints.get(key)
                 if stats is None:
@@ -274,9 +261,9 @@ class Registry:
                 stats.buckets[bisect_left(bounds, duration)] += 1
                 statuses = stats.statuses
                 statuses[status] = statuses.get(status, 0) + 1
-                stats.bytes_sent += size
+                stats.bytes_sent += record.size
                 stats.last_seen = now
-                if ttfb is not None:
+                if ttfb is not None and 0.0 <= ttfb < _INF:
                     stats.ttfb_total += ttfb
                 minute = int(now // 60)
                 if bucket is None or bucket.minute != minute:
@@ -295,17 +282,16 @@ class Registry:
                 elif status >= 400:
                     stats.client_errors += 1
                     bucket.client_errors += 1
+                user = record.user
                 if user is not None and pseudonymise is not None:
                     user = pseudonymise(user)  # before anything keeps it (slow list, logs)
                 if duration > threshold:
                     stats.slow += 1
                     bucket.slow += 1
-                    slow_found.append(
-                        (now, method, route, status, duration, size, ttfb,
-                         user, organization, error_type, path, request_id)
-                    )  # fmt: skip
+                    slow_found.append((record, method, route, duration, user))
                 if user is not None:
                     self._tally(self.users, user, self.settings.max_users, duration, status >= 500)
+                organization = record.organization
                 if organization is not None:
                     self._tally(
                         self.organizations,
@@ -314,15 +300,15 @@ class Registry:
                         duration,
                         status >= 500,
                     )
-                if error_type is not None:
-                    self._count_error(error_type)
+                if record.error_type is not None:
+                    self._count_error(record.error_type)
             if bucket is not None:
                 _extend(durations, bucket, bucket_indices, bucket_durations)
             for target, (indices, values) in durations.items():
                 target.sketch.add_indexed(indices, values)
             self.drained += taken
-        for found in slow_found:
-            self._keep_slow_request(*found)
+        for record, method, route, duration, user in slow_found:
+            self._keep_slow_request(record, method, route, duration, user)
         return taken
 
     def _new_endpoint(self, key: tuple[str, str]) -> EndpointStats:
@@ -360,40 +346,30 @@ class Registry:
         self.error_types[error_type] = self.error_types.get(error_type, 0) + 1
 
     def _keep_slow_request(
-        self,
-        now: float,
-        method: str,
-        route: str,
-        status: int,
-        duration: float,
-        size: int,
-        ttfb: float | None,
-        user: str | None,
-        organization: str | None,
-        error_type: str | None,
-        path: str | None,
-        request_id: str | None,
+        self, record: RequestRecord, method: str, route: str, duration: float, user: str | None
     ) -> None:
+        """Keep a slow request (method normalised, route templated, user pseudonymised)."""
+        path = record.path if record.path is not None else route
         entry = {
-            "timestamp": now,
+            "timestamp": record.timestamp,
             "method": method,
             "endpoint": route,
-            "path": path if path is not None else route,
-            "status": status,
+            "path": path,
+            "status": record.status,
             "duration": duration,
             "user_id": user,
-            "organization_id": organization,
-            "request_id": request_id,
-            "error_type": error_type,
-            "bytes_sent": size,
+            "organization_id": record.organization,
+            "request_id": record.request_id,
+            "error_type": record.error_type,
+            "bytes_sent": record.size,
         }
         self.slow_requests.append(entry)  # deque.append is atomic; maxlen bounds it
         _log.warning(
             "slow request: %s %s took %.3f s (status %d)",
             method,
-            entry["path"],
+            path,
             duration,
-            status,
+            record.status,
             extra={"perfkit_slow_request": entry},
         )
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
+from ..metrics.record import RequestRecord
 from .core import CLIENT_CLOSED, RequestCore
 
 if TYPE_CHECKING:
@@ -140,8 +141,11 @@ async def _serve(
             if user is None and org is None and core.identify is not None:
                 user, org = core.who(scope)
             core.record(
-                scope, scope.get("method", "GET"), scope.get("path") or "/", final_status,
-                end - start, size, ttfb, user, org, error, request_id,
+                scope,
+                RequestRecord(
+                    scope.get("method", "GET"), None, final_status, end - start, size, ttfb,
+                    user, org, error, scope.get("path") or "/", request_id,
+                ),
             )  # fmt: skip
         finally:
             core.end()

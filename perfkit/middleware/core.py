@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._safety import InternalErrors
 from ..kit import Perfkit
+from ..metrics.record import RequestRecord
 from ..metrics.routes import NOT_FOUND
 
 if TYPE_CHECKING:
@@ -142,40 +143,19 @@ class RequestCore:
             return NOT_FOUND  # unmatched paths must not become one series each
         return None
 
-    def record(
-        self,
-        request: Any,
-        method: str,
-        path: str,
-        status: int,
-        duration: float,
-        size: int,
-        ttfb: float | None,
-        user: str | None,
-        organization: str | None,
-        error_type: str | None,
-        request_id: str,
-    ) -> None:
-        """Record a finished request; perfkit's own failures are contained here."""
+    def record(self, request: Any, record: RequestRecord) -> None:
+        """Record a finished request (route named, path cut to length here);
+        perfkit's own failures are contained."""
         kit = self.kit
         try:
-            if len(path) > self.max_path_length:
-                path = path[: self.max_path_length] + "..."
-            kit.registry.record_request(
-                method,  # normalised with the rest of the batch, off the request path
-                self.route(request, status) if self.route_name or status == 404 else None,
-                status,
-                duration,
-                size,
-                ttfb,
-                user,
-                organization,
-                error_type,
-                path,
-                request_id,
-            )
+            path = record.path
+            if path is not None and len(path) > self.max_path_length:
+                record.path = path[: self.max_path_length] + "..."
+            if self.route_name is not None or record.status == 404:
+                record.route = self.route(request, record.status)
+            kit.registry.record_request(record)
             if kit.request_hooks:
-                kit.run_request_hooks(method, path, status, duration, user, request_id)
+                kit.run_request_hooks(record)
         except Exception as exc:
             kit.errors.report("record", exc)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
+from ..metrics.record import RequestRecord
 from .core import CLIENT_CLOSED, RequestCore
 
 if TYPE_CHECKING:
@@ -238,10 +239,14 @@ class _Response:
         try:
             if self.user is None and self.org is None and core.identify is not None:
                 self.user, self.org = core.who(self.environ)
+            environ = self.environ
             core.record(
-                self.environ, self.environ.get("REQUEST_METHOD", "GET"),
-                _decode_path(self.environ.get("PATH_INFO") or "/"), status, duration,
-                self.size, self.ttfb, self.user, self.org, error, self.request_id,
+                environ,
+                RequestRecord(
+                    environ.get("REQUEST_METHOD", "GET"), None, status, duration, self.size,
+                    self.ttfb, self.user, self.org, error,
+                    _decode_path(environ.get("PATH_INFO") or "/"), self.request_id,
+                ),
             )  # fmt: skip
         finally:
             core.end()

@@ -12,13 +12,14 @@ from typing import Any
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.asgi import PerfkitMiddleware as AsgiMiddleware
+from perfkit.metrics.record import RequestRecord
 from perfkit.wsgi import PerfkitMiddleware as WsgiMiddleware
 
 kit = Perfkit(PerfkitSettings.from_env())
 _files: dict[int, Any] = {}
 
 
-def _keep_duration(method: str, path: str, status: int, duration: float, *rest: Any) -> None:
+def _keep_duration(record: RequestRecord) -> None:
     directory = os.environ.get("FLEET_DURATIONS_DIR")
     if not directory:
         return
@@ -26,7 +27,7 @@ def _keep_duration(method: str, path: str, status: int, duration: float, *rest: 
     handle = _files.get(pid)
     if handle is None:
         handle = _files[pid] = open(os.path.join(directory, f"{pid}.txt"), "a", buffering=1)  # noqa: SIM115
-    handle.write(f"{duration!r}\n")
+    handle.write(f"{record.duration!r}\n")
 
 
 kit.request_hooks.append(_keep_duration)

@@ -97,7 +97,7 @@ def flush_cost(args: Any, namespace: str) -> list[str]:
 
     def fill() -> None:
         for i in range(series):
-            kit.registry.record_request("GET", f"/series/{i}", 200, 0.001 * (1 + i % 50))
+            kit.record_request("GET", f"/series/{i}", 200, 0.001 * (1 + i % 50))
 
     def timed_flush() -> float:
         fill()

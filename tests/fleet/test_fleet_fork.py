@@ -35,10 +35,10 @@ def test_a_forked_worker_does_not_ship_the_parents_figures(redis_url: str, names
         PerfkitSettings(redis_url=redis_url, redis_namespace=namespace, flush_interval=60)
     )
     for _ in range(10):
-        kit.registry.record_request("GET", "/f", 200, 0.01)
+        kit.record_request("GET", "/f", 200, 0.01)
 
     def child() -> None:
-        kit.registry.record_request("GET", "/f", 200, 0.01)
+        kit.record_request("GET", "/f", 200, 0.01)
         assert kit.fleet.flush()
 
     assert in_child(child) == 0
@@ -63,7 +63,7 @@ def test_a_fork_while_a_thread_holds_the_registry_lock_does_not_deadlock() -> No
     try:
 
         def child() -> None:
-            kit.registry.record_request("GET", "/x", 200, 0.01)
+            kit.record_request("GET", "/x", 200, 0.01)
             assert kit.snapshot()["requests"]["summary"]["count"] == 1
 
         assert in_child(child) == 0

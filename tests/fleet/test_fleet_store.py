@@ -39,9 +39,7 @@ def test_three_workers_merge_exactly(redis_url: str, namespace: str) -> None:
         duration = rng.lognormvariate(-4, 1)
         durations.append(duration)
         status = 500 if i % 50 == 0 else 200
-        kit.registry.record_request(
-            "GET", "/items/{id}", status, duration, size=3, user=f"u{i % 4}"
-        )
+        kit.record_request("GET", "/items/{id}", status, duration, size=3, user=f"u{i % 4}")
         if i % 3 == 0:
             kit.record_query_performance(f"SELECT * FROM t WHERE id = {i}", duration / 10)
     for kit in kits:
@@ -72,11 +70,11 @@ def test_a_resent_flush_is_not_counted_twice(redis_url: str, namespace: str) -> 
     store = kit.fleet
     assert isinstance(store, RedisStore)
     for _ in range(10):
-        kit.registry.record_request("GET", "/a", 200, 0.01)
+        kit.record_request("GET", "/a", 200, 0.01)
     assert store.flush()
     seq = store._seq
     for _ in range(5):
-        kit.registry.record_request("GET", "/a", 200, 0.01)
+        kit.record_request("GET", "/a", 200, 0.01)
     delta = kit.registry.take_delta()
     import json
 
@@ -95,9 +93,9 @@ def test_reads_include_the_unflushed_delta_and_reset_clears_the_fleet(
     redis_url: str, namespace: str
 ) -> None:
     first, second = worker_kit(redis_url, namespace), worker_kit(redis_url, namespace)
-    first.registry.record_request("GET", "/x", 200, 0.1)
+    first.record_request("GET", "/x", 200, 0.1)
     assert first.fleet.flush()
-    second.registry.record_request("GET", "/x", 200, 0.1)  # not flushed yet
+    second.record_request("GET", "/x", 200, 0.1)  # not flushed yet
     assert second.snapshot()["requests"]["summary"]["count"] == 2
     assert first.snapshot()["requests"]["summary"]["count"] == 1
     second.reset()
@@ -154,17 +152,17 @@ def test_redis_outage_keeps_the_delta_and_completes_after(
     kit = Perfkit(PerfkitSettings(redis_url=url, flush_interval=60.0))
     store = kit.fleet
     for _ in range(100):
-        kit.registry.record_request("GET", "/o", 200, 0.01)
+        kit.record_request("GET", "/o", 200, 0.01)
     assert store.flush()
     kill()
     for _ in range(50):
-        kit.registry.record_request("GET", "/o", 200, 0.01)  # the request path never waits on Redis
+        kit.record_request("GET", "/o", 200, 0.01)  # the request path never waits on Redis
     assert not store.flush()
     assert store.failures >= 1
     assert kit.snapshot()["requests"]["summary"]["count"] >= 50  # served locally meanwhile
     start()
     for _ in range(25):
-        kit.registry.record_request("GET", "/o", 200, 0.01)
+        kit.record_request("GET", "/o", 200, 0.01)
     assert store.flush()
     fleet = store.load()
     assert fleet.endpoints[("GET", "/o")].count == 175
@@ -195,7 +193,7 @@ def test_caps_hold_across_flushes_and_workers(redis_url: str, namespace: str) ->
     for flush in range(4):
         for i in range(3):
             kit = kits[(flush + i) % 2]
-            kit.registry.record_request("GET", f"/r{flush}-{i}", 200, 0.01, user=f"u{flush}-{i}")
+            kit.record_request("GET", f"/r{flush}-{i}", 200, 0.01, user=f"u{flush}-{i}")
         for kit in kits:
             assert kit.fleet.flush()
     store = kits[0].fleet

@@ -15,7 +15,7 @@ def test_every_panel_query_names_an_exposed_metric() -> None:
     kit = Perfkit()
     kit.record_api_performance("/a", "GET", 0.1, 500)
     kit.record_query_performance("SELECT 1", 0.01)
-    kit.registry.record_request("GET", "/a", 500, 0.1, error_type="ValueError")
+    kit.record_request("GET", "/a", 500, 0.1, error_type="ValueError")
     kit.cache.set("k", 1)
     kit.cache.get("k")
     kit.system.get_current_metrics()

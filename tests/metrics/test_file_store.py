@@ -56,9 +56,7 @@ def test_an_unreadable_file_is_set_aside_not_fatal(
 def test_state_round_trip_is_exact() -> None:
     kit = Perfkit()
     for i in range(200):
-        kit.registry.record_request(
-            "GET", None, 200, 0.001 * i, size=i, path=f"/p/{i}", user=f"u{i % 3}"
-        )
+        kit.record_request("GET", None, 200, 0.001 * i, size=i, path=f"/p/{i}", user=f"u{i % 3}")
     kit.registry.drain()
     again = from_state(json.loads(json.dumps(to_state(kit.registry))))
     assert to_state(again) == to_state(kit.registry)

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
+from perfkit.metrics.record import RequestRecord
 from perfkit.metrics.registry import Registry
 from perfkit.testing import FakeClock
 
@@ -21,7 +22,7 @@ def test_counts_are_exact_across_8_threads() -> None:
         barrier.wait()
         for i in range(per_thread):
             status = 500 if i % 100 == 0 else 200
-            kit.registry.record_request("GET", f"/t{n % 2}", status, 0.001, size=10)
+            kit.record_request("GET", f"/t{n % 2}", status, 0.001, size=10)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
     for t in threads:
@@ -44,7 +45,9 @@ def test_endpoints_users_and_orgs_are_capped() -> None:
     settings = PerfkitSettings(max_endpoints=5, max_users=3, max_organizations=2)
     registry = Registry(settings)
     for i in range(50):
-        registry.record_request("GET", f"/p{i}", 200, 0.01, user=f"u{i}", organization=f"o{i}")
+        registry.record_request(
+            RequestRecord("GET", f"/p{i}", 200, 0.01, user=f"u{i}", organization=f"o{i}")
+        )
     with registry.locked():
         assert len(registry.endpoints) == 6  # 5 plus the one overflow series
         assert ("GET", "__other__") in registry.endpoints
@@ -57,7 +60,7 @@ def test_endpoints_users_and_orgs_are_capped() -> None:
 def test_raw_paths_are_templated_off_the_request_path() -> None:
     registry = Registry()
     for i in range(100):
-        registry.record_request("GET", None, 200, 0.01, path=f"/users/{i}")
+        registry.record_request(RequestRecord("GET", None, 200, 0.01, path=f"/users/{i}"))
     with registry.locked():
         assert list(registry.endpoints) == [("GET", "/users/{id}")]
 
@@ -65,11 +68,11 @@ def test_raw_paths_are_templated_off_the_request_path() -> None:
 def test_minute_buckets_expire_after_retention() -> None:
     clock = FakeClock()
     registry = Registry(PerfkitSettings(retention_hours=1), clock)
-    registry.record_request("GET", "/a", 200, 0.1)
+    registry.record_request(RequestRecord("GET", "/a", 200, 0.1))
     clock.advance(30 * 60)
-    registry.record_request("GET", "/a", 200, 0.2)
+    registry.record_request(RequestRecord("GET", "/a", 200, 0.2))
     clock.advance(45 * 60)
-    registry.record_request("GET", "/a", 200, 0.3)
+    registry.record_request(RequestRecord("GET", "/a", 200, 0.3))
     with registry.locked():
         assert len(registry.request_minutes) == 2  # the first minute fell out of the hour
         assert registry.endpoints[("GET", "/a")].count == 3  # cumulative tables keep all
@@ -96,8 +99,8 @@ def test_summary_window_only_counts_recent_minutes() -> None:
 
 def test_user_ids_are_pseudonymised_with_a_key() -> None:
     registry = Registry(PerfkitSettings(user_id_hash_key="secret"))
-    registry.record_request("GET", "/a", 200, 0.1, user="alice@example.com")
-    registry.record_request("GET", "/a", 200, 0.1, user="alice@example.com")
+    registry.record_request(RequestRecord("GET", "/a", 200, 0.1, user="alice@example.com"))
+    registry.record_request(RequestRecord("GET", "/a", 200, 0.1, user="alice@example.com"))
     with registry.locked():
         (key,) = registry.users
     assert "alice" not in key and key.startswith("u_")
@@ -108,7 +111,7 @@ def test_slow_requests_are_kept_bounded_with_details() -> None:
     registry = Registry(PerfkitSettings(slow_request_threshold=0.5, slow_requests_kept=3))
     for i in range(10):
         registry.record_request(
-            "POST", "/slow", 201, 1.0 + i, path=f"/slow?i={i}", request_id=str(i)
+            RequestRecord("POST", "/slow", 201, 1.0 + i, path=f"/slow?i={i}", request_id=str(i))
         )
     with registry.locked():
         slow = list(registry.slow_requests)
@@ -159,7 +162,7 @@ def test_started_kit_aggregates_in_the_background() -> None:
 
     kit = Perfkit().start()
     try:
-        kit.registry.record_request("GET", "/bg", 200, 0.01)
+        kit.record_request("GET", "/bg", 200, 0.01)
         deadline = time.monotonic() + 5
         while kit.registry.drained == 0 and time.monotonic() < deadline:
             time.sleep(0.01)  # polling a background thread's progress, with a deadline
@@ -177,7 +180,7 @@ def test_rate_is_per_second_of_the_time_the_window_covers() -> None:
     start = clock.time()
     kit.registry.started_at = start - 3600
     for _ in range(600):
-        kit.registry.record_request("GET", "/r", 200, 0.01)
+        kit.record_request("GET", "/r", 200, 0.01)
         clock.advance(1.0)
     rate = kit.alert_metrics()["requests.rate"]
     assert rate is not None and abs(rate - 1.0) < 0.01, rate
