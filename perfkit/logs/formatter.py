@@ -11,7 +11,9 @@ above is written as ``extra_<key>``.
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -63,12 +65,20 @@ class PerfkitJsonFormatter(JsonFormatter):
         redactor: hides secrets in ``extra`` values (`Redactor()` by default).
         max_message_bytes: longer messages and tracebacks are truncated with a
             ``...[truncated N bytes]`` marker; 0 disables truncation.
+        pseudonymise: applied to every ``user_id`` (see ``user_id_hash_key``),
+            so no line carries the clear id.
     """
 
-    def __init__(self, redactor: Redactor | None = None, max_message_bytes: int = 65_536) -> None:
+    def __init__(
+        self,
+        redactor: Redactor | None = None,
+        max_message_bytes: int = 65_536,
+        pseudonymise: Callable[[str], str] | None = None,
+    ) -> None:
         super().__init__(json_default=_stringify, json_ensure_ascii=True)
         self.redactor = redactor or Redactor()
         self.max_message_bytes = max_message_bytes
+        self.pseudonymise = pseudonymise
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
@@ -83,6 +93,9 @@ class PerfkitJsonFormatter(JsonFormatter):
         if "request_id" not in d:
             add_context(record)  # formatted without perfkit's queue: read the context here
         limit = self.max_message_bytes
+        user = d["user_id"]
+        if user is not None and self.pseudonymise is not None:
+            user = self.pseudonymise(str(user))
         data: dict[str, Any] = {
             "timestamp": iso_utc(record.created),
             "level": record.levelname,
@@ -94,7 +107,7 @@ class PerfkitJsonFormatter(JsonFormatter):
             "process": record.process,
             "thread": record.threadName,
             "request_id": d["request_id"],
-            "user_id": d["user_id"],
+            "user_id": user,
             "organization_id": d["organization_id"],
         }
         redact = self.redactor.redact
@@ -138,8 +151,26 @@ def iso_utc(created: float) -> str:
     return f"{cached[1]}.{min(micros, 999_999):06d}Z"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, f"\\x{ord(char):02x}")
+
+
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(_escape, text) if _CONTROL.search(text) else text
+
+
 class ConsoleFormatter(logging.Formatter):
-    """Human-readable lines: ``time LEVEL logger [request_id] message``."""
+    """Human-readable lines: ``time LEVEL logger [request_id] message``.
+
+    One record is one line starting at the left margin: line breaks and control
+    characters in the message and request id are escaped (a ``%0A`` in a
+    request path cannot forge a line), and traceback lines are indented.
+    """
 
     def __init__(self, max_message_bytes: int = 65_536) -> None:
         super().__init__("%(asctime)s %(levelname)-8s %(name)s [%(request_id)s] %(message)s")
@@ -150,7 +181,21 @@ class ConsoleFormatter(logging.Formatter):
         if "request_id" not in record.__dict__:
             add_context(record)
         shown = logging.makeLogRecord(record.__dict__)
-        shown.request_id = record.__dict__.get("request_id") or "-"
-        shown.msg = truncate(record.getMessage(), self.max_message_bytes)
+        shown.request_id = _one_line(str(record.__dict__.get("request_id") or "-"))
+        shown.msg = _one_line(truncate(record.getMessage(), self.max_message_bytes))
         shown.args = None
-        return super().format(shown)
+        shown.name = _one_line(record.name)
+        shown.exc_info, shown.exc_text, shown.stack_info = None, None, None
+        line = super().format(shown)
+        extra: list[str] = []
+        if record.exc_info and record.exc_info[0] is not None:
+            extra.append(record.exc_text or self.formatException(record.exc_info))
+        elif record.exc_text:
+            extra.append(record.exc_text)
+        if record.stack_info:
+            extra.append(self.formatStack(record.stack_info))
+        if not extra:
+            return line
+        detail = truncate("\n".join(extra), self.max_message_bytes)
+        # continuation lines never start at the margin, where a record starts
+        return line + "".join("\n    " + _one_line(part) for part in detail.splitlines())

@@ -69,6 +69,20 @@ class PerfkitQueueHandler(logging.Handler):
         """Same as `handle` (for callers that go through `emit`)."""
         self.handle(record)
 
+    def flush(self) -> None:
+        """Wait until the writer has written everything queued so far (``logging`` calls it)."""
+        self.listener.flush()
+
+    def close(self) -> None:
+        """Drain the queue, stop the writer and close its files.
+
+        ``logging.shutdown()`` (run at every interpreter exit, and by hand in
+        workers that leave with ``os._exit``) calls this: nothing queued is lost.
+        """
+        self.listener.stop()
+        self.listener.close_handlers()
+        super().close()
+
 
 class LogListener:
     """The writer thread: drains the queue and feeds the handlers."""
@@ -99,8 +113,8 @@ class LogListener:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued so far is written; False on timeout."""
         thread = self._thread
-        if thread is None or not thread.is_alive():
-            return False
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return False  # (a handler flushing from the writer itself must not wait for it)
         marker = _Flush()
         self.queue.put(marker)
         return marker.done.wait(timeout)
@@ -115,6 +129,17 @@ class LogListener:
             if thread is not threading.current_thread():  # a handler may call shutdown
                 thread.join(timeout)
         self._thread = None
+
+    def close_handlers(self) -> None:
+        """Close the file handlers; a stream that is not ours (stderr) is only flushed."""
+        for handler in self.handlers:
+            if not isinstance(handler, logging.StreamHandler) or isinstance(
+                handler, logging.FileHandler
+            ):
+                handler.close()
+            else:
+                with contextlib.suppress(Exception):  # the stream may be closed already
+                    handler.flush()
 
     def _run(self) -> None:
         q = self.queue

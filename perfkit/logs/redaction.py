@@ -3,11 +3,14 @@
 A key is sensitive when, lower-cased with ``-`` turned into ``_``, it contains
 one of the configured words (so ``X-Api-Key``, ``db_password`` and
 ``refresh_token`` all match). Matching by substring errs on the side of hiding
-too much, which is the cheaper mistake in a log file.
+too much, which is the cheaper mistake in a log file. Words of four letters or
+fewer (``auth``, ``pwd``, ``jwt``, ``dsn``) must be a whole part of the key
+(``basic_auth``, ``X-Auth``), so ``author`` and ``:authority`` stay visible.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -15,8 +18,9 @@ from urllib.parse import parse_qsl, quote
 __all__ = ["DEFAULT_REDACT_KEYS", "REDACTED", "Redactor"]
 
 DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "password", "passwd", "secret", "token", "api_key", "apikey", "authorization",
-    "cookie", "private_key", "credential", "session_id",
+    "password", "passwd", "passphrase", "pwd", "secret", "token", "jwt", "api_key",
+    "apikey", "access_key", "private_key", "auth", "authorization", "cookie", "credential",
+    "session_id", "sessionid", "signature", "dsn",
 )  # fmt: skip
 REDACTED = "[REDACTED]"
 
@@ -27,6 +31,8 @@ _QUERY_KEYS = frozenset(
 )  # fmt: skip
 _MAX_DEPTH = 8  # deeper structures are summarised, not walked (cycles, huge trees)
 _MAX_ITEMS = 1000  # items kept per container; the rest is summarised
+_WHOLE_PART_MAX = 4  # words this short match only a whole part of a key
+_PART = re.compile(r"[^a-z0-9]+")
 _CACHE_LIMIT = 4096  # header names are attacker-chosen: keep the memo bounded
 
 
@@ -41,6 +47,8 @@ class Redactor:
     def __init__(self, keys: Iterable[str] | None = None) -> None:
         words = DEFAULT_REDACT_KEYS if keys is None else tuple(keys)
         self.keys = tuple(sorted({_norm(k) for k in words if k and k.strip()}))
+        self._inside = tuple(w for w in self.keys if len(w) > _WHOLE_PART_MAX)
+        self._parts = frozenset(w for w in self.keys if len(w) <= _WHOLE_PART_MAX)
         self._memo: dict[str, bool] = {}
 
     def is_sensitive(self, key: str) -> bool:
@@ -48,7 +56,9 @@ class Redactor:
         hit = self._memo.get(key)
         if hit is None:
             norm = _norm(key)
-            hit = any(word in norm for word in self.keys)
+            hit = any(word in norm for word in self._inside) or (
+                bool(self._parts) and not self._parts.isdisjoint(_PART.split(norm))
+            )
             if len(self._memo) >= _CACHE_LIMIT:
                 self._memo.clear()
             self._memo[key] = hit

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._pseudonym import pseudonymiser
 from ..errors import ConfigError
 from .context import LoggerFilter
 from .formatter import ConsoleFormatter, PerfkitJsonFormatter
@@ -64,6 +65,7 @@ def setup_logging(
     max_message_bytes: int = 65_536,
     queue_size: int = 100_000,
     console_stream: TextIO | None = None,
+    user_id_hash_key: str | None = None,
 ) -> logging.Logger:
     """Configure the root logger: JSON files, console, request and audit logs.
 
@@ -82,6 +84,8 @@ def setup_logging(
         max_message_bytes: longer messages/tracebacks are truncated with a marker.
         queue_size: records waiting for the writer; beyond it records are dropped
             and counted (the application is never slowed down by logging).
+        user_id_hash_key: when set, every ``user_id`` in every file is written
+            pseudonymised (``u_`` + HMAC-SHA256), the same form the metrics use.
 
     Returns:
         the root logger.
@@ -96,7 +100,7 @@ def setup_logging(
         _shutdown_locked()
         redactor = Redactor(redact_keys)
         fmt: logging.Formatter = (
-            PerfkitJsonFormatter(redactor, max_message_bytes)
+            PerfkitJsonFormatter(redactor, max_message_bytes, pseudonymiser(user_id_hash_key))
             if enable_json
             else ConsoleFormatter(max_message_bytes)
         )
@@ -146,6 +150,7 @@ def setup_logging_from_settings(settings: PerfkitSettings, **overrides: Any) -> 
         "backup_count": settings.log_backup_count,
         "redact_keys": None if keys is None else [k for k in keys.split(",") if k.strip()],
         "max_message_bytes": settings.log_max_message_bytes,
+        "user_id_hash_key": settings.user_id_hash_key,
     }
     kwargs.update(overrides)
     return setup_logging(**kwargs)
@@ -178,13 +183,8 @@ def _shutdown_locked(timeout: float = 10.0) -> None:
     root = logging.getLogger()
     root.removeHandler(active.queue_handler)
     active.listener.stop(timeout)
-    for handler in active.listener.handlers:
-        if not isinstance(handler, logging.StreamHandler) or isinstance(
-            handler, logging.FileHandler
-        ):
-            handler.close()
-        else:
-            handler.flush()  # never close the user's stream (stderr)
+    active.listener.close_handlers()
+    active.queue_handler.close()  # (already drained: only leaves logging's handler list)
     root.setLevel(active.root_level)
     for name in _OWN_FILES:
         logging.getLogger(name).setLevel(logging.NOTSET)

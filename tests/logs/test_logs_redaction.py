@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from logs_support import flushed, read_lines
@@ -113,3 +114,19 @@ def test_audit_details_and_request_lines_are_redacted_in_the_files(logs) -> None
     (request,) = read_lines(log_dir / "app_requests.log")
     assert request["path"] == f"/login?next=%2Fhome&token={REDACTED}"
     assert request["headers"] == [["Authorization", REDACTED], ["Accept", "text/html"]]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["passphrase", "db_pwd", "access_key", "AWS_ACCESS_KEY_ID", "jwt", "x-auth", "basic_auth",
+     "sessionid", "signature", "sentry_dsn", "DSN"],
+)  # fmt: skip
+def test_common_secret_names_are_hidden_by_default(key: str) -> None:
+    """The default words cover the usual spellings of secrets."""
+    assert Redactor().redact({key: "s3cr3t"}) == {key: REDACTED}
+
+
+@pytest.mark.parametrize("key", ["author", ":authority", "authors_count", "dsname"])
+def test_short_words_match_only_whole_parts(key: str) -> None:
+    """``auth`` hides ``x-auth`` but not ``author``."""
+    assert Redactor().redact({key: "v"}) == {key: "v"}
