@@ -10,6 +10,7 @@ from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
 from ..metrics.record import RequestRecord
 from .core import CLIENT_CLOSED, RequestCore
+from .framework_routes import scope_route
 
 if TYPE_CHECKING:
     from ..guards import Guards
@@ -53,6 +54,7 @@ class PerfkitMiddleware:
         self.app = app
         self.kit = kit or get_kit()
         self.core = RequestCore(self.kit, route_name, identify, exclude)
+        self.core.framework_route = scope_route
         active = self.core.use_guards(guards)
         if active is not None:  # logic in perfkit.guards; the hot path checks core.guards once
             from ..guards.asgi import guard_asgi

@@ -83,6 +83,8 @@ class RequestCore:
         # `guarded` is the app behind them, set by the middleware
         self.guards: Guards | None = None
         self.guarded: Any = None
+        # what the framework left in the environ/scope after routing (set by the middleware)
+        self.framework_route: Callable[[Any, int], str | None] | None = None
 
     def use_guards(self, guards: Guards | None) -> Guards | None:
         """The guards to apply: `guards`, else the kit's from its settings; bound to the kit."""
@@ -139,6 +141,14 @@ class RequestCore:
                 named = None
             if named:
                 return str(named)
+        if self.framework_route is not None:
+            try:
+                found = self.framework_route(request, status)
+            except Exception as exc:
+                self.kit.errors.report("framework route", exc)
+                found = None
+            if found:
+                return found
         if status == 404:
             return NOT_FOUND  # unmatched paths must not become one series each
         return None
@@ -151,8 +161,7 @@ class RequestCore:
             path = record.path
             if path is not None and len(path) > self.max_path_length:
                 record.path = path[: self.max_path_length] + "..."
-            if self.route_name is not None or record.status == 404:
-                record.route = self.route(request, record.status)
+            record.route = self.route(request, record.status)
             kit.registry.record_request(record)
             if kit.request_hooks:
                 kit.run_request_hooks(record)

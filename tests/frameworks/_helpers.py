@@ -1,0 +1,47 @@
+"""Helpers of the framework tests: endpoint tables, polling, an in-thread uvicorn."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from perfkit import Perfkit
+from tests.conftest import free_port, wait_for_port
+
+
+def statuses(kit: Perfkit) -> dict[str, dict[str, int]]:
+    """``{"GET /route": {"200": n, ...}}`` from the kit's snapshot."""
+    return {row["key"]: row["statuses"] for row in kit.snapshot()["requests"]["endpoints"]}
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll `check` until it returns something truthy (a server records after the last byte)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)  # polling against a deadline
+
+
+@contextmanager
+def uvicorn_server(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread of this process (a real HTTP server); yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port, timeout=15.0)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
