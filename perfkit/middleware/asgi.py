@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from asyncio import CancelledError
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
 from ..metrics.record import RequestRecord
-from .core import CLIENT_CLOSED, RequestCore
+from .core import CLIENT_CLOSED, RequestCore, is_sane_request_id
 from .framework_routes import scope_route
 
 if TYPE_CHECKING:
@@ -98,15 +99,22 @@ async def _serve(
     ttfb: float | None = None
     finished_at: float | None = None
     disconnected = False
+    head = scope.get("method") == "HEAD"
     header = (b"x-request-id", request_id.encode("latin-1"))
 
     async def send_wrapper(message: Message) -> None:
-        nonlocal status, size, ttfb, finished_at
+        nonlocal status, size, ttfb, finished_at, request_id
         kind = message["type"]
         if kind == "http.response.start":
             status = int(message.get("status", 0))
-            message = dict(message)  # never mutate the app's message
-            message["headers"] = [*message.get("headers", ()), header]
+            if head:
+                finished_at = perf_counter()  # a HEAD response is complete with its headers
+            own = _own_request_id(message.get("headers", ()))
+            if own is None:
+                message = dict(message)  # never mutate the app's message
+                message["headers"] = [*message.get("headers", ()), header]
+            elif is_sane_request_id(own):
+                request_id = own  # the app sent its own: recorded with the id the client saw
         elif kind == "http.response.body":
             body = message.get("body", b"")
             if body:
@@ -129,7 +137,11 @@ async def _serve(
     try:
         await app(scope, receive_wrapper, send_wrapper)
     except BaseException as exc:
-        error = type(exc).__name__
+        if isinstance(exc, CancelledError) or type(exc).__name__ == "Cancelled":
+            # the server cancels an app when its client has gone (trio names it Cancelled)
+            disconnected = True
+        else:
+            error = type(exc).__name__
         raise
     finally:
         end = finished_at if finished_at is not None else perf_counter()
@@ -155,6 +167,18 @@ async def _serve(
             if core.identify is not None:
                 user_id_var.set(None)
                 organization_id_var.set(None)
+
+
+def _own_request_id(headers: Any) -> str | None:
+    """The app's own X-Request-ID response header (any case), or None."""
+    try:
+        for name, value in headers:
+            # the length test first keeps the usual case to one comparison per header
+            if len(name) == 12 and name.lower() == b"x-request-id":
+                return str(value.decode("latin-1"))
+    except (TypeError, ValueError, AttributeError):
+        pass  # malformed headers: the server is the one to refuse them
+    return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

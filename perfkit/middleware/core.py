@@ -18,7 +18,7 @@ from ..metrics.routes import NOT_FOUND
 if TYPE_CHECKING:
     from ..guards import Guards
 
-__all__ = ["CLIENT_CLOSED", "RequestCore"]
+__all__ = ["CLIENT_CLOSED", "RequestCore", "is_sane_request_id"]
 
 CLIENT_CLOSED = 499  # nginx's code for "client closed the connection before the response ended"
 
@@ -45,6 +45,11 @@ class _RequestIds:
 
 
 _ids = _RequestIds()
+
+
+def is_sane_request_id(value: Any) -> bool:
+    """Whether `value` may be used as a request id (1-128 characters of a safe set)."""
+    return isinstance(value, str) and _REQUEST_ID.fullmatch(value) is not None
 
 
 class RequestCore:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
 from ..metrics.record import RequestRecord
-from .core import CLIENT_CLOSED, RequestCore
+from .core import CLIENT_CLOSED, RequestCore, is_sane_request_id
 from .framework_routes import environ_route
 
 if TYPE_CHECKING:
@@ -78,9 +78,17 @@ class PerfkitMiddleware:
                 close()  # PEP 3333: the app's iterable is closed whatever happened
             raise
         response.result = result
+        if type(result) is list:
+            # servers frame a list differently (granian sends it in one piece, wsgiref
+            # and waitress give a one-item list a Content-Length): hand them a list too
+            body = _ListBody(result)
+            body.response = response
+            return body
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
             return response.hand_over(result)
+        if hasattr(result, "__len__"):
+            response.__class__ = _SizedResponse  # same slots: len() answers like the app's
         return response
 
 
@@ -150,17 +158,30 @@ class _Response:
             code = 500
         self.status = code
         self.headers = headers
-        try:
-            headers.append(("X-Request-ID", self.request_id))
-        except AttributeError:
+        if type(headers) is not list:
             self.core.app_problem(
                 "headers", f"response headers must be a list, got {type(headers).__name__}"
             )
+        # a new list for the server: the app may reuse its own (a module-level constant)
+        sent = self._with_request_id(headers)
         if exc_info:
-            self._write = self._start_response(status, headers, exc_info)
+            self._write = self._start_response(status, sent, exc_info)
         else:
-            self._write = self._start_response(status, headers)
+            self._write = self._start_response(status, sent)
         return self.write
+
+    def _with_request_id(self, headers: Any) -> Any:
+        """A copy of `headers` with perfkit's X-Request-ID, unless the app set its own."""
+        try:
+            for name, value in headers:
+                # the length test first keeps the usual case to one comparison per header
+                if len(name) == 12 and name.lower() == "x-request-id":
+                    if is_sane_request_id(value):
+                        self.request_id = value  # recorded with the id the client saw
+                    return list(headers)
+            return [*headers, ("X-Request-ID", self.request_id)]
+        except (TypeError, ValueError):  # malformed: the server is the one to say so
+            return headers
 
     def write(self, data: bytes) -> Any:
         """The PEP 3333 `write()` callable, counting what goes through it."""
@@ -223,8 +244,12 @@ class _Response:
             self.finish(exc)
             raise
         finally:
-            # closed before the last chunk: the client went away mid-body
-            self.finish(status=None if self._exhausted else CLIENT_CLOSED)
+            # closed before the last chunk: the client went away mid-body, except
+            # for HEAD, complete once its headers are out (granian closes early)
+            complete = self._exhausted or (
+                self.status and self.environ.get("REQUEST_METHOD") == "HEAD"
+            )
+            self.finish(status=None if complete else CLIENT_CLOSED)
 
     def finish(self, exc: BaseException | None = None, status: int | None = None) -> None:
         if self.finished:
@@ -259,6 +284,32 @@ class _Response:
             if core.identify is not None:
                 user_id_var.set(None)
                 organization_id_var.set(None)
+
+
+class _SizedResponse(_Response):
+    """The response of an app whose result has a length (a tuple, a sized body class)."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self.result)  # type: ignore[arg-type]
+
+
+class _ListBody(list):  # type: ignore[type-arg]
+    """A list result's items, still timed and counted by their `_Response`.
+
+    Iterating it (also through ``b"".join``, which servers use on lists) runs
+    the response's producer; `close()` is the response's.
+    """
+
+    __slots__ = ("response",)
+    response: _Response
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.response._produce()
+
+    def close(self) -> None:
+        self.response.close()
 
 
 _STATUS_CODES: dict[str, int] = {}  # status line -> code, for the lines apps really send
