@@ -47,7 +47,7 @@ def statuses(kit: Perfkit, key: str) -> dict[str, int]:
 
 def recorded_ids(kit: Perfkit) -> list[str]:
     ids: list[str] = []
-    kit.request_hooks.append(lambda *args: ids.append(args[5]))
+    kit.request_hooks.append(lambda record: ids.append(record.request_id))
     return ids
 
 
