@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._secrets import MASK, mask_url
 from .errors import ConfigError
 
 __all__ = ["DEFAULT_BUCKETS", "PerfkitSettings"]
@@ -21,9 +22,20 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 _ENV_PREFIX = "PERFKIT_"
 
 
-def _check(kind: str, minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
-    """Field metadata: the value's kind and its allowed range."""
-    return {"kind": kind, "min": minimum, "max": maximum}
+def _check(
+    kind: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    secret: bool = False,
+    url: bool = False,
+) -> dict[str, Any]:
+    """Field metadata: the value's kind, its allowed range, and how to show it.
+
+    `secret` values are shown as ``***``; `url` values with their password and
+    secret query parameters masked (`repr`, `str`, `to_dict`, ``GET /api/config``).
+    """
+    return {"kind": kind, "min": minimum, "max": maximum, "secret": secret, "url": url}
 
 
 @dataclass
@@ -36,7 +48,7 @@ class PerfkitSettings:
 
     # --- serving ---
     prefix: str = field(default="/perfkit", metadata=_check("prefix"))
-    token: str | None = field(default=None, metadata=_check("optional_str"))
+    token: str | None = field(default=None, metadata=_check("optional_str", secret=True))
     metrics_public: bool = field(default=True, metadata=_check("bool"))
     api_rate_limit: int = field(default=600, metadata=_check("int", 0, 1_000_000))
     # --- request guards (perfkit.guards; rate limits need perfkit[guards]) ---
@@ -58,7 +70,7 @@ class PerfkitSettings:
     histogram_buckets: tuple[float, ...] = field(
         default=DEFAULT_BUCKETS, metadata=_check("buckets")
     )
-    user_id_hash_key: str | None = field(default=None, metadata=_check("optional_str"))
+    user_id_hash_key: str | None = field(default=None, metadata=_check("optional_str", secret=True))
     # --- system monitor and alerts ---
     monitoring_interval: float = field(default=10.0, metadata=_check("float", 0.1, 86_400))
     alert_cpu_threshold: float = field(default=80.0, metadata=_check("float", 0, 100))
@@ -66,10 +78,12 @@ class PerfkitSettings:
     alert_disk_threshold: float = field(default=90.0, metadata=_check("float", 0, 100))
     max_alerts_per_hour: int = field(default=10, metadata=_check("int", 0, 100_000))
     # shared secret of POST /api/alerts/webhook: X-Perfkit-Signature must be its HMAC-SHA256
-    alert_webhook_secret: str | None = field(default=None, metadata=_check("optional_str"))
+    alert_webhook_secret: str | None = field(
+        default=None, metadata=_check("optional_str", secret=True)
+    )
     # --- storage and fleet ---
     data_dir: str = field(default="perfkit-data", metadata=_check("str"))
-    redis_url: str | None = field(default=None, metadata=_check("optional_str"))
+    redis_url: str | None = field(default=None, metadata=_check("optional_str", url=True))
     redis_namespace: str = field(default="perfkit", metadata=_check("str"))
     # where metrics aggregate: "auto" is Redis when redis_url is set, else memory
     metrics_store: str = field(default="auto", metadata=_check("metrics_store"))
@@ -89,7 +103,7 @@ class PerfkitSettings:
     log_requests: bool = field(default=False, metadata=_check("bool"))
     log_request_sample_rate: float = field(default=1.0, metadata=_check("float", 0.0, 1.0))
     # --- backups ---
-    database_url: str | None = field(default=None, metadata=_check("optional_str"))
+    database_url: str | None = field(default=None, metadata=_check("optional_str", url=True))
     backup_dir: str = field(default="backups", metadata=_check("str"))
     max_backups: int = field(default=7, metadata=_check("int", 1, 10_000))
     backup_hour: int = field(default=2, metadata=_check("int", 0, 23))
@@ -99,12 +113,16 @@ class PerfkitSettings:
     backup_schedule: bool = field(default=True, metadata=_check("bool"))
     backup_compress: bool = field(default=True, metadata=_check("bool"))
     # 32 bytes as 64 hex digits or base64: AES-256-GCM at rest (needs perfkit[crypto])
-    backup_encryption_key: str | None = field(default=None, metadata=_check("optional_str"))
+    backup_encryption_key: str | None = field(
+        default=None, metadata=_check("optional_str", secret=True)
+    )
     # --- cache ---
     cache_backend: str = field(default="auto", metadata=_check("cache_backend"))
     cache_default_ttl: float = field(default=300.0, metadata=_check("float", 0.0))
     cache_maxsize: int = field(default=10_000, metadata=_check("int", 1, 10_000_000))
-    cache_signing_key: str | None = field(default=None, metadata=_check("optional_str"))
+    cache_signing_key: str | None = field(
+        default=None, metadata=_check("optional_str", secret=True)
+    )
     cache_serializer: str = field(default="json", metadata=_check("str"))  # json or pickle
 
     def __post_init__(self) -> None:
@@ -139,37 +157,34 @@ class PerfkitSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-serialisable values, secrets masked."""
-        out = dataclasses.asdict(self)
-        secrets = (
-            "token",
-            "user_id_hash_key",
-            "cache_signing_key",
-            "backup_encryption_key",
-            "alert_webhook_secret",
-        )
-        for secret in secrets:
-            if out.get(secret):
-                out[secret] = "***"
-        if out.get("redis_url"):
-            out["redis_url"] = _mask_url(out["redis_url"])
-        if out.get("database_url"):
-            out["database_url"] = _mask_url(out["database_url"])
+        out = {f.name: _shown(getattr(self, f.name), f.metadata) for f in dataclasses.fields(self)}
         out["histogram_buckets"] = list(out["histogram_buckets"])
         return out
+
+    def __repr__(self) -> str:
+        """Every field, secrets masked (settings end up in logs and tracebacks)."""
+        shown = ", ".join(
+            f"{f.name}={_shown(getattr(self, f.name), f.metadata)!r}"
+            for f in dataclasses.fields(self)
+        )
+        return f"{type(self).__name__}({shown})"
+
+    __str__ = __repr__
+
+
+def _shown(value: Any, meta: Mapping[str, Any]) -> Any:
+    if value is None or value == "":
+        return value
+    if meta.get("secret"):
+        return MASK
+    if meta.get("url") and isinstance(value, str):
+        return mask_url(value)
+    return value
 
 
 def env_var(name: str) -> str:
     """The environment variable that sets the field `name`."""
     return _ENV_PREFIX + name.upper()
-
-
-def _mask_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        creds, _, host = rest.rpartition("@")
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
 
 
 _EXPECTED = {

@@ -19,8 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from ._secrets import mask_url
 from ._version import __version__
 from .alerts.model import iso as _iso
 from .clock import Clock, SystemClock
@@ -222,7 +223,7 @@ def database_check(url: str, timeout: float = 3.0) -> HealthCheck:
     scheme = parts.scheme.split("+")[0]
     if scheme not in ("sqlite", "postgresql", "postgres", "mysql", "mariadb"):
         raise ValueError(
-            f"database_check: unsupported URL {url!r}; expected sqlite/postgresql/mysql"
+            f"database_check: unsupported URL {mask_url(url)!r}; expected sqlite/postgresql/mysql"
         )
 
     def check() -> dict[str, Any]:
@@ -255,13 +256,34 @@ def _postgres(url: str, timeout: float) -> dict[str, Any]:
         tool = shutil.which("pg_isready")
         if tool is None:
             raise MissingDependencyError("psycopg", "postgres")
-        _run_tool([tool, "-d", url, "-t", str(max(int(timeout), 1))], timeout)
+        target, env = _without_password(url)  # argv is readable by every local user (ps)
+        _run_tool([tool, "-d", target, "-t", str(max(int(timeout), 1))], timeout, env)
         return {"status": "healthy", "via": "pg_isready"}
     import psycopg  # type: ignore[import-not-found, unused-ignore]
 
     with psycopg.connect(url, connect_timeout=max(int(timeout), 1)) as conn:
         conn.execute("SELECT 1")
     return {"status": "healthy", "via": "psycopg"}
+
+
+def _without_password(url: str) -> tuple[str, dict[str, str]]:
+    """`url` without its password (in the user part or ``?password=``), and PGPASSWORD for it."""
+    parts = urlsplit(url)
+    password = unquote(parts.password) if parts.password else ""
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "password":
+            password = value
+        else:
+            query.append((key, value))
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    bare = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
+    env = {**os.environ}
+    if password:
+        env["PGPASSWORD"] = password
+    return bare, env
 
 
 def _mysql(parts: Any, timeout: float) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar, TypeVar
 from urllib.parse import urlsplit
 
+from .._secrets import mask_url as _mask_url
 from ..errors import ConfigError
 
 __all__ = [
@@ -135,15 +136,5 @@ def strategy_for_url(url: str) -> BackupStrategy:
 
 
 def mask_url(url: str) -> str:
-    """`url` with the password replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, tail = rest.partition("/")
-    if "@" not in authority:
-        return url
-    creds, _, host = authority.rpartition("@")
-    if ":" not in creds:
-        return url
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{slash}{tail}"
+    """`url` with the password and secret query parameters replaced by ``***``."""
+    return _mask_url(url)

@@ -10,18 +10,15 @@ fewer (``auth``, ``pwd``, ``jwt``, ``dsn``) must be a whole part of the key
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from .._secrets import DEFAULT_SECRET_WORDS, normalise, secret_name_matcher
+
 __all__ = ["DEFAULT_REDACT_KEYS", "REDACTED", "Redactor"]
 
-DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "password", "passwd", "passphrase", "pwd", "secret", "token", "jwt", "api_key",
-    "apikey", "access_key", "private_key", "auth", "authorization", "cookie", "credential",
-    "session_id", "sessionid", "signature", "dsn",
-)  # fmt: skip
+DEFAULT_REDACT_KEYS: tuple[str, ...] = DEFAULT_SECRET_WORDS
 REDACTED = "[REDACTED]"
 
 # Keys whose string value may carry a query string (``a=1&token=x``).
@@ -31,9 +28,6 @@ _QUERY_KEYS = frozenset(
 )  # fmt: skip
 _MAX_DEPTH = 8  # deeper structures are summarised, not walked (cycles, huge trees)
 _MAX_ITEMS = 1000  # items kept per container; the rest is summarised
-_WHOLE_PART_MAX = 4  # words this short match only a whole part of a key
-_PART = re.compile(r"[^a-z0-9]+")
-_CACHE_LIMIT = 4096  # header names are attacker-chosen: keep the memo bounded
 
 
 class Redactor:
@@ -46,23 +40,12 @@ class Redactor:
 
     def __init__(self, keys: Iterable[str] | None = None) -> None:
         words = DEFAULT_REDACT_KEYS if keys is None else tuple(keys)
-        self.keys = tuple(sorted({_norm(k) for k in words if k and k.strip()}))
-        self._inside = tuple(w for w in self.keys if len(w) > _WHOLE_PART_MAX)
-        self._parts = frozenset(w for w in self.keys if len(w) <= _WHOLE_PART_MAX)
-        self._memo: dict[str, bool] = {}
+        self.keys = tuple(sorted({normalise(k) for k in words if k and k.strip()}))
+        self._is_secret = secret_name_matcher(self.keys)
 
     def is_sensitive(self, key: str) -> bool:
         """Whether the value stored under `key` must be hidden."""
-        hit = self._memo.get(key)
-        if hit is None:
-            norm = _norm(key)
-            hit = any(word in norm for word in self._inside) or (
-                bool(self._parts) and not self._parts.isdisjoint(_PART.split(norm))
-            )
-            if len(self._memo) >= _CACHE_LIMIT:
-                self._memo.clear()
-            self._memo[key] = hit
-        return hit
+        return self._is_secret(key)
 
     def redact(self, value: Any, key: str | None = None, _depth: int = 0) -> Any:
         """A JSON-friendly copy of `value` with sensitive entries hidden.
@@ -145,7 +128,3 @@ class Redactor:
         if "/" not in url and "=" in url:
             return self.redact_query(url)  # a bare query string
         return url
-
-
-def _norm(key: str) -> str:
-    return key.strip().lower().replace("-", "_")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from ..._secrets import mask_url
 from ...errors import CacheBackendError
 
 __all__ = ["DEFAULT_REDIS_OPTIONS", "RedisBackend", "make_pool"]
@@ -39,7 +40,8 @@ def make_pool(url: str, options: Mapping[str, Any] | None = None) -> Any:
         pool = redis.ConnectionPool.from_url(url, **kwargs)
     except (ValueError, TypeError) as exc:
         raise ValueError(
-            f"redis_url {url!r} is not valid: {exc} (expected e.g. redis://127.0.0.1:6379/0)"
+            f"redis_url {mask_url(url)!r} is not valid: {exc} "
+            "(expected e.g. redis://127.0.0.1:6379/0)"
         ) from None
     try:
         # building (not connecting) one connection checks the options now, not at first use
