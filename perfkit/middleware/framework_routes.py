@@ -5,7 +5,9 @@
   ``scope["endpoint"]``; each ``Mount`` extends ``scope["root_path"]`` and keeps the
   outer one in ``scope["app_root_path"]``.
 - WSGI (Flask and other werkzeug apps): werkzeug's request object sits in
-  ``environ["werkzeug.request"]`` with the matched ``url_rule``.
+  ``environ["werkzeug.request"]`` with the matched ``url_rule``; it is read when
+  the app calls ``start_response`` (Flask drops it right after). An integration
+  may instead leave the template in ``environ[ROUTE_KEY]``.
 
 Only attributes are read (duck typing); a mount whose own path has parameters is
 resolved against the outermost router so ``/org/acme/...`` reads ``/org/{org}/...``.
@@ -18,7 +20,10 @@ from typing import Any
 
 from ..metrics.routes import template_segment
 
-__all__ = ["environ_route", "scope_route"]
+__all__ = ["ROUTE_KEY", "environ_route", "remember_url_rule", "scope_route"]
+
+# the environ key where a WSGI framework integration (or the app) leaves the route template
+ROUTE_KEY = "perfkit.route"
 
 _MAX_DEPTH = 8  # nested mounts followed; deeper trees fall back to templating the segments
 _MAX_CACHED = 1024
@@ -128,10 +133,24 @@ def scope_route(scope: MutableMapping[str, Any], status: int) -> str | None:
 
 
 def environ_route(environ: dict[str, Any], status: int) -> str | None:
-    """The url rule werkzeug matched (``/items/<int:id>``), when the app left its request."""
-    request = environ.get("werkzeug.request")
-    if request is None:
-        return None
+    """The route an integration left under `ROUTE_KEY`, else werkzeug's matched url rule."""
+    route = environ.get(ROUTE_KEY)
+    if route is not None:
+        return str(route)
+    return _url_rule(environ.get("werkzeug.request"))
+
+
+def remember_url_rule(environ: dict[str, Any]) -> None:
+    """Keep werkzeug's url rule under `ROUTE_KEY` while the request object is still there
+    (Flask drops ``environ["werkzeug.request"]`` when its request context ends, before
+    the body is sent); called from ``start_response``."""
+    if ROUTE_KEY not in environ:
+        rule = _url_rule(environ.get("werkzeug.request"))
+        if rule is not None:
+            environ[ROUTE_KEY] = rule
+
+
+def _url_rule(request: Any) -> str | None:
     rule = getattr(request, "url_rule", None)
     text = getattr(rule, "rule", None)
     return text if isinstance(text, str) else None

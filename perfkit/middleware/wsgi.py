@@ -10,12 +10,16 @@ from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
 from ..metrics.record import RequestRecord
 from .core import CLIENT_CLOSED, RequestCore, is_sane_request_id
-from .framework_routes import environ_route
+from .framework_routes import environ_route, remember_url_rule
 
 if TYPE_CHECKING:
     from ..guards import Guards
 
-__all__ = ["PerfkitMiddleware"]
+__all__ = ["ERROR_TYPE_KEY", "PerfkitMiddleware"]
+
+# where a framework integration leaves the type of an exception the framework itself turned
+# into a response (Flask's got_request_exception), so the record still carries it
+ERROR_TYPE_KEY = "perfkit.error_type"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -158,6 +162,8 @@ class _Response:
             code = 500
         self.status = code
         self.headers = headers
+        if "werkzeug.request" in self.environ:
+            remember_url_rule(self.environ)
         if type(headers) is not list:
             self.core.app_problem(
                 "headers", f"response headers must be a list, got {type(headers).__name__}"
@@ -261,8 +267,10 @@ class _Response:
         if exc is not None:
             error = type(exc).__name__
             status = 500
-        elif status is None:
-            status = self.status or 500
+        else:
+            if status is None:
+                status = self.status or 500
+            error = self.environ.get(ERROR_TYPE_KEY)
         try:
             if self.user is None and self.org is None and core.identify is not None:
                 self.user, self.org = core.who(self.environ)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from perfkit import Perfkit
@@ -45,3 +49,31 @@ def uvicorn_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def gunicorn_server(
+    target: str, app_dir: Path, tmp_path: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run ``gunicorn target`` (one sync worker) from `app_dir`; yields its URL; stops it."""
+    port = free_port()
+    log = tmp_path / f"gunicorn-{port}.log"
+    full_env = {**os.environ, **(env or {})}
+    root = str(Path(__file__).resolve().parents[2])
+    full_env["PYTHONPATH"] = os.pathsep.join([str(app_dir), root, full_env.get("PYTHONPATH", "")])
+    cmd = [
+        sys.executable, "-m", "gunicorn", target, "--bind", f"127.0.0.1:{port}",
+        "--workers", "1", "--threads", "4", "--graceful-timeout", "5", "--log-level", "warning",
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env)
+    try:
+        wait_for_port(port, timeout=30.0, proc=proc, log=log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

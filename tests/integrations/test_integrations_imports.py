@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-MODULES = ["sqlalchemy", "django_db", "dbapi"]
+MODULES = ["sqlalchemy", "django_db", "dbapi", "flask"]
 
 
 def test_importing_the_integrations_imports_no_optional_package() -> None:
@@ -16,7 +16,9 @@ def test_importing_the_integrations_imports_no_optional_package() -> None:
         "import sys\n"
         "import perfkit.integrations, perfkit.integrations.sqlalchemy\n"
         "import perfkit.integrations.django_db, perfkit.integrations.dbapi\n"
-        "loaded = {'sqlalchemy', 'django', 'psycopg', 'pymysql'} & set(sys.modules)\n"
+        "import perfkit.integrations.flask\n"
+        "loaded = {'sqlalchemy', 'django', 'psycopg', 'pymysql', 'flask', 'werkzeug'}\n"
+        "loaded &= set(sys.modules)\n"
         "assert not loaded, loaded\n"
         "print('ok')\n"
     )
