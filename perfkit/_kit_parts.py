@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .component import call_optional
-from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .alerts.manager import AlertManager
@@ -35,6 +34,7 @@ class KitParts:
     registry: Registry
     components: dict[str, object]
     fleet: Any
+    store_choice: Any
     _lock: Any
 
     def register_component(self, name: str, component: object) -> None:
@@ -47,42 +47,22 @@ class KitParts:
         raise NotImplementedError
 
     def _make_store(self, store: str | object | None) -> Any:
-        """Pick where metrics aggregate: memory (optionally saved to a file) or Redis."""
+        """Pick where metrics aggregate (see `perfkit.metrics.stores.choice`)."""
+        from .metrics.process_model import SINGLE
+        from .metrics.stores.choice import StoreChoice, choose_store
+
         choice = store if store is not None else self.settings.metrics_store
         if not isinstance(choice, str):
+            self.store_choice = StoreChoice("custom", choice, None, SINGLE)
             self.register_component("fleet", choice)
             return choice
-        if choice not in ("auto", "memory", "redis"):
-            raise ConfigError(f"store={choice!r} is not valid: expected 'memory' or 'redis'")
-        if choice == "redis" or (choice == "auto" and self.settings.redis_url):
-            if not self.settings.redis_url:
-                raise ConfigError(
-                    "the Redis metrics store needs PERFKIT_REDIS_URL (settings.redis_url)"
-                )
-            from .metrics.redis_store import RedisStore
-
-            fleet = RedisStore(
-                self.registry,
-                self.settings.redis_url,
-                self.settings.redis_namespace,
-                self.settings.flush_interval,
-                self.clock,
-            )
-            self.register_component("fleet", fleet)
-            return fleet
-        if self.settings.metrics_file:
-            from .metrics.file_store import FileStore
-
-            self.register_component(
-                "store",
-                FileStore(
-                    self.registry,
-                    self.settings.metrics_file,
-                    self.settings.flush_interval,
-                    self.clock,
-                ),
-            )
-        return None
+        picked = choose_store(choice, self.settings, self.registry, self.clock)
+        self.store_choice = picked
+        if picked.saver is not None:
+            self.register_component("store", picked.saver)
+        if picked.store is not None:
+            self.register_component("fleet", picked.store)
+        return picked.store
 
     @property
     def cache(self) -> CacheManager:

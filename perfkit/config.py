@@ -85,7 +85,8 @@ class PerfkitSettings:
     data_dir: str = field(default="perfkit-data", metadata=_check("str"))
     redis_url: str | None = field(default=None, metadata=_check("optional_str", url=True))
     redis_namespace: str = field(default="perfkit", metadata=_check("str"))
-    # where metrics aggregate: "auto" is Redis when redis_url is set, else memory
+    # where metrics aggregate (docs/deployment.md): "auto" is Redis when redis_url is set,
+    # else the host store (SQLite in data_dir) when the server runs several workers, else memory
     metrics_store: str = field(default="auto", metadata=_check("metrics_store"))
     # memory store only: save the figures here (JSON, atomically) and reload them at start
     metrics_file: str | None = field(default=None, metadata=_check("optional_str"))
@@ -197,7 +198,7 @@ _EXPECTED = {
     "buckets": "comma-separated increasing positive numbers (e.g. 0.1,0.5,1)",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "cache_backend": "one of auto, memory, redis",
-    "metrics_store": "one of auto, memory, redis",
+    "metrics_store": "one of auto, memory, file, host, redis",
     "rate_limit": "limits like 100/minute or 10/second;1000/hour",
     "rate_limit_key": "one of ip, user",
     "size": "a size in bytes from 1 to 1 TiB (e.g. 16777216 or 16MiB)",
@@ -253,7 +254,7 @@ def _validate(name: str, value: Any, meta: Mapping[str, Any], label: str) -> Any
         "buckets": lambda: _buckets(value, bad),
         "log_level": lambda: _choice(str(value).upper(), _LOG_LEVELS, bad),
         "cache_backend": lambda: _choice(str(value).lower(), _CACHE_BACKENDS, bad),
-        "metrics_store": lambda: _choice(str(value).lower(), _CACHE_BACKENDS, bad),
+        "metrics_store": lambda: _choice(str(value).lower(), _METRICS_STORES, bad),
         "rate_limit_key": lambda: _choice(str(value).lower(), ("ip", "user"), bad),
         "rate_limit": lambda: _guard_value("rate_limit", value, bad),
         "size": lambda: _guard_value("size", value, bad),
@@ -264,6 +265,7 @@ def _validate(name: str, value: Any, meta: Mapping[str, Any], label: str) -> Any
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _CACHE_BACKENDS = ("auto", "memory", "redis")
+_METRICS_STORES = ("auto", "memory", "file", "host", "redis")
 
 
 def _nonempty_str(value: Any, bad: Callable[..., ConfigError]) -> str:

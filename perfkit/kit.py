@@ -44,9 +44,10 @@ class Perfkit(KitParts):
         registry: where records go; a `Registry` when omitted.
         authorize: ``authorize(request) -> bool`` deciding who may use the
             HTTP API (instead of, or besides, ``settings.token``).
-        store: ``"memory"``, ``"redis"`` (fleet mode) or a store object; by
-            default ``settings.metrics_store`` ("auto": Redis when
-            ``settings.redis_url`` is set).
+        store: ``"memory"``, ``"file"``, ``"host"`` (the workers of one host),
+            ``"redis"`` (fleet mode) or a store object; by default
+            ``settings.metrics_store`` ("auto": Redis when ``settings.redis_url``
+            is set, else the host store when the server runs several workers).
     """
 
     def __init__(
@@ -104,6 +105,20 @@ class Perfkit(KitParts):
             local = getattr(self.fleet, "local_registry", None)
             return local() if callable(local) else self.registry
         return view
+
+    def note_process_model(self, model: Any) -> None:
+        """The server's own word at a request (``wsgi.multiprocess``) that several workers run:
+        with ``auto``, memory becomes the host store; a per-process store says so."""
+        from .metrics.stores.choice import reconsider
+
+        with self._lock:
+            before = self.store_choice
+            self.store_choice = reconsider(before, model, self.settings, self.registry, self.clock)
+            store = self.store_choice.store
+            if store is None or store is before.store:
+                return
+            self.fleet = store
+        self.register_component("fleet", store)
 
     def _after_fork(self) -> None:
         """A forked worker (gunicorn --preload) has no threads: restart the background work."""
@@ -343,6 +358,7 @@ class Perfkit(KitParts):
             "generated_at": iso(now),
             "started_at": iso(self.started_at),
             "uptime_seconds": max(now - self.started_at, 0.0),
+            **self._scope(),
             "requests": requests_section(view),
             "queries": queries_section(view),
             "gauges": dict(view.gauges),
@@ -357,6 +373,14 @@ class Perfkit(KitParts):
             if section is not None:
                 snap[name] = section
         return snap
+
+    def _scope(self) -> dict[str, Any]:
+        """What the figures cover (``process``, ``host``, ``fleet``) and why, when it is less
+        than the server's workers."""
+        from .metrics.stores.choice import scope_note
+
+        scope, note = scope_note(self.store_choice, self.fleet)
+        return {"scope": scope, "scope_note": note}
 
     def alert_metrics(self) -> dict[str, float | None]:
         """The flat dict alert rules read: ``requests.*``, ``queries.*``, components', gauges."""

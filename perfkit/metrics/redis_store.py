@@ -85,6 +85,8 @@ class RedisStore:
         client: an existing redis-py client (tests), instead of `redis_url`.
     """
 
+    scope = "fleet"  # the figures cover every process of every host sharing the namespace
+
     def __init__(
         self,
         registry: Registry,

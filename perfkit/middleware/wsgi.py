@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import organization_id_var, request_id_var, user_id_var
 from ..kit import Perfkit, get_kit
+from ..metrics.process_model import ProcessModel
 from ..metrics.record import RequestRecord
 from .core import CLIENT_CLOSED, RequestCore, is_sane_request_id
 from .framework_routes import environ_route, remember_url_rule
@@ -52,6 +53,7 @@ class PerfkitMiddleware:
         self.kit = kit or get_kit()
         self.core = RequestCore(self.kit, route_name, identify, exclude)
         self.core.framework_route = environ_route
+        self._server_unseen = True
         active = self.core.use_guards(guards)
         if active is not None:  # logic in perfkit.guards; the hot path checks core.guards once
             from ..guards.wsgi import guard_wsgi
@@ -62,6 +64,11 @@ class PerfkitMiddleware:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         core = self.core
+        if self._server_unseen:  # once: does the server say it runs several workers?
+            self._server_unseen = False
+            hint = ProcessModel.from_environ(environ)
+            if hint is not None:
+                self.kit.note_process_model(hint)
         path = environ.get("PATH_INFO") or "/"
         if path.startswith(core.prefix) and core.is_perfkit_path(path):
             from ..web.serving import wsgi_api

@@ -457,6 +457,14 @@
     renderGuards(snap);
     $("#meta").textContent = "v" + snap.version + " · up " + fmtAgo(snap.uptime_seconds) +
       " · updated " + fmtTime(toEpoch(snap.generated_at), true);
+    renderScope(snap);
+  }
+
+  // figures of one worker among several: say so above everything else
+  function renderScope(snap) {
+    var note = $("#scope-note");
+    note.hidden = !snap.scope_note;
+    note.textContent = snap.scope_note ? "This worker only — " + snap.scope_note.replace(/^this worker only: /, "") : "";
   }
 
   // ---------------------------------------------------------------- polling

@@ -1,0 +1,1 @@
+"""Where metrics aggregate: one protocol, several stores (memory, file, host, Redis)."""
