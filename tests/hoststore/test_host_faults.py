@@ -29,7 +29,8 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 def serve(kit: Perfkit, n: int, route: str = "/a") -> None:
     wrapped = PerfkitMiddleware(app, kit)
     for i in range(n):
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"{route}{i % 3}", "wsgi.input": io.BytesIO()}
+        path = f"{route}{i % 3}"
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": io.BytesIO()}
         assert b"".join(wrapped(environ, lambda *a: None)) == b"ok"
 
 

@@ -29,9 +29,9 @@ from perfkit.wsgi import PerfkitMiddleware
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def record(registry: Registry, n: int, duration: float = 0.01, route: str = "/a", status: int = 200) -> None:
+def record(registry: Registry, n: int, duration: float = 0.01, route: str = "/a") -> None:
     for _ in range(n):
-        registry.record_request("GET", route, status, duration, 10, None, None, None, None, None, None)
+        registry.record_request("GET", route, 200, duration, 10, None, None, None, None, None, None)
 
 
 def count(view: Registry) -> int:
