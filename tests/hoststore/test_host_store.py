@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
+from perfkit.metrics.record import RequestRecord
 from perfkit.metrics.redis_codec import delta_ops
 from perfkit.metrics.registry import Registry
 from perfkit.metrics.stores.host import HostStore, host_store_path
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def record(registry: Registry, n: int, duration: float = 0.01, route: str = "/a") -> None:
     for _ in range(n):
-        registry.record_request("GET", route, 200, duration, 10, None, None, None, None, None, None)
+        registry.record_request(RequestRecord("GET", route, 200, duration, 10))
 
 
 def count(view: Registry) -> int:
@@ -53,7 +54,7 @@ def test_workers_merge_exactly_with_quantiles_from_merged_sketches(tmp_path: Pat
             d = rng.lognormvariate(-4, 1)
             durations.append(d)
             status = 500 if rng.random() < 0.1 else 200
-            registry.record_request("GET", "/a", status, d, 10, None, "u1", None, None, None, None)
+            registry.record_request(RequestRecord("GET", "/a", status, d, 10, user="u1"))
         assert store.flush()
         stores.append(store)
     for store in stores:  # any worker answers for the host
@@ -127,12 +128,13 @@ def test_a_gone_workers_figures_stay_and_its_row_goes(tmp_path: Path) -> None:
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
         from perfkit import PerfkitSettings
+        from perfkit.metrics.record import RequestRecord
         from perfkit.metrics.registry import Registry
         from perfkit.metrics.stores.host import HostStore
         registry = Registry(PerfkitSettings(data_dir={str(tmp_path)!r}))
         store = HostStore(registry)
         for _ in range(100):
-            registry.record_request("GET", "/a", 200, 0.01, 0, None, None, None, None, None, None)
+            registry.record_request(RequestRecord("GET", "/a", 200, 0.01))
         assert store.flush()
         print(os.getpid(), flush=True)
         os._exit(0)
