@@ -49,7 +49,18 @@ class PerfkitSettings:
     # --- serving ---
     prefix: str = field(default="/perfkit", metadata=_check("prefix"))
     token: str | None = field(default=None, metadata=_check("optional_str", secret=True))
+    # opens every GET of the API, /metrics when not public, and the dashboard; no writes
+    read_token: str | None = field(default=None, metadata=_check("optional_str", secret=True))
+    # with no token: state-changing operations answer loopback only when this is true
+    allow_unauthenticated_admin: bool = field(default=False, metadata=_check("bool"))
+    # reads made with a token are audited at most once per client per this many seconds
+    audit_read_interval: float = field(default=60.0, metadata=_check("float", 0.0, 86_400))
     metrics_public: bool = field(default=True, metadata=_check("bool"))
+    # kit.start() serves the whole perfkit surface on this port too (0: no admin listener)
+    admin_port: int = field(default=0, metadata=_check("int", 0, 65_535))
+    admin_host: str = field(default="127.0.0.1", metadata=_check("str"))
+    # false: the app's port serves only health under the prefix (use the admin listener)
+    prefix_on_app: bool = field(default=True, metadata=_check("bool"))
     api_rate_limit: int = field(default=600, metadata=_check("int", 0, 1_000_000))
     # --- request guards (perfkit.guards; rate limits need perfkit[guards]) ---
     rate_limit: str | None = field(default=None, metadata=_check("rate_limit"))

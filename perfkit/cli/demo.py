@@ -57,6 +57,8 @@ def _main(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(base.data_dir)
     settings = base.replace(
         slow_request_threshold=0.25,
+        # a local demo: its admin buttons work from this machine without a token
+        allow_unauthenticated_admin=base.token is None or base.allow_unauthenticated_admin,
         database_url=base.database_url or f"sqlite:///{data_dir}/demo.db",
         backup_dir=os.path.join(data_dir, "backups")
         if base.backup_dir == "backups"
@@ -69,6 +71,12 @@ def _main(args: argparse.Namespace) -> int:
     print(f"  dashboard: {demo.base_url}{settings.prefix}/", flush=True)
     print(f"  metrics:   {demo.base_url}{settings.prefix}/metrics", flush=True)
     print(f"  snapshot:  {demo.base_url}{settings.prefix}/api/snapshot", flush=True)
+    if settings.token is None:
+        print(
+            "  no PERFKIT_TOKEN: admin actions are open to loopback clients "
+            "(allow_unauthenticated_admin=true, for this demo only)",
+            flush=True,
+        )
     print(
         "  stop with Ctrl-C" if args.duration is None else f"  stopping in {args.duration:g}s",
         flush=True,

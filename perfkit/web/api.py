@@ -15,7 +15,8 @@ from ..kit import Perfkit
 from . import handlers as core
 from . import handlers_parts as parts
 from . import schemas
-from .auth import ClientRateLimiter, check_access
+from .audit import ReadAudit, audit_access
+from .auth import ClientRateLimiter, Grant, check_access
 from .context import ApiRequest, ApiResponse, Ctx
 from .dashboard import asset, dashboard
 from .router import ApiError, Param, Route, RouteTable
@@ -108,6 +109,14 @@ def build_routes() -> RouteTable:
         )
     )
     add(Route("GET", "/api/openapi.json", openapi, "public", "This document"))
+    add(
+        Route(
+            "GET",
+            "/api/access",
+            core.access,
+            summary="The caller's role and whether it may change state (the dashboard asks)",
+        )
+    )
     add(Route("GET", "/api/snapshot", core.snapshot, summary="Everything, as in kit.snapshot()"))
     add(
         Route(
@@ -258,7 +267,7 @@ def build_routes() -> RouteTable:
             "POST",
             "/api/alerts/webhook",
             parts.alerts_webhook,
-            "read",
+            "admin",
             "Ingest an external alert {name, severity, message, labels?, metrics?}",
             body=schemas.EXTERNAL_ALERT,
             statuses=(200, 400, 413),
@@ -310,7 +319,7 @@ def build_routes() -> RouteTable:
             summary="Actionable advice from current figures",
         )
     )
-    add(Route("GET", "/api/config", core.config_get, "admin", "Settings (secrets masked)"))
+    add(Route("GET", "/api/config", core.config_get, summary="Settings (secrets masked)"))
     add(
         Route(
             "POST",
@@ -356,19 +365,30 @@ def _limiter(kit: Perfkit) -> ClientRateLimiter:
     return limiter
 
 
+def _read_audit(kit: Perfkit) -> ReadAudit:
+    audit = getattr(kit, "_read_audit", None)
+    if audit is None or audit.interval != kit.settings.audit_read_interval:
+        audit = ReadAudit(kit.settings.audit_read_interval, kit.clock.monotonic)
+        kit._read_audit = audit  # type: ignore[attr-defined]
+    return audit
+
+
 def handle(kit: Perfkit, request: ApiRequest) -> ApiResponse:
     """Answer one API request; never raises, never leaks a traceback."""
     path = request.path.rstrip("/") or "/"
+    route: Route | None = None
+    grant: Grant | None = None
     try:
         route, args = build_routes().match(request.method, path)
+        role = route.role(kit.settings.metrics_public)
         if route.access != "public":
             _limiter(kit).check(request.client or "unknown")
-            if route.access != "metrics" or not kit.settings.metrics_public:
-                check_access(request, kit.settings.token, kit.authorize)
+        if role != "public":
+            grant = check_access(request, role, kit.settings, kit.authorize)
         if route.body is not None and len(request.body) > 64 * 1024:
             raise ApiError(413, "payload_too_large", "request bodies are limited to 65536 bytes")
         query = route.parse_query(request.query)
-        result = route.handler(Ctx(kit, request, args, query, route.body))
+        result = route.handler(Ctx(kit, request, args, query, route.body, grant))
         response = result if isinstance(result, ApiResponse) else json_response(200, result)
     except ApiError as exc:
         response = error_response(exc.status, exc.error, exc.detail, exc.headers)
@@ -377,6 +397,29 @@ def handle(kit: Perfkit, request: ApiRequest) -> ApiResponse:
         response = error_response(
             500, "internal_error", "perfkit failed to answer; see the server log"
         )
+    if route is not None and route.access != "public":
+        _audit(kit, request, route, grant, response.status)
     if request.method == "HEAD":
         response = ApiResponse(response.status, response.content_type, b"", response.headers)
     return response
+
+
+def _audit(
+    kit: Perfkit, request: ApiRequest, route: Route, grant: Grant | None, status: int
+) -> None:
+    """Every call of a state-changing operation (refused ones too); token reads, rate-limited."""
+    client = request.client or "unknown"
+    try:
+        if route.access == "admin":
+            role, via = (grant.role, grant.via) if grant else ("none", "refused")
+            operation = route.operation_id
+            audit_access("admin", operation, request.path, client, role, via, status=status)
+        elif grant is not None and grant.identified and status < 400:
+            reads = _read_audit(kit).due(client)
+            if reads:
+                audit_access(
+                    "read", route.operation_id, request.path, client, grant.role, grant.via,
+                    reads=reads,
+                )  # fmt: skip
+    except Exception as exc:  # the audit must never cost the caller its answer
+        kit.errors.report("audit", exc)

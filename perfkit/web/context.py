@@ -25,6 +25,8 @@ class ApiRequest:
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
     client: str | None = None
+    # the role of the operation asked for (``read`` or ``admin``), set for the authorize hook
+    role: str = ""
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Ctx:
     args: dict[str, str]
     query: dict[str, Any]
     schema: Mapping[str, Any] | None = None  # the route's documented body schema
+    grant: Any = None  # perfkit.web.auth.Grant: the caller's role (None for public routes)
 
     def json(self) -> Any:
         """The request body as JSON (400 when it is not, 413 when too large)."""

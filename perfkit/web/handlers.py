@@ -56,6 +56,25 @@ def metrics(ctx: Ctx) -> ApiResponse:
     return ApiResponse(200, content_type, body)
 
 
+def access(ctx: Ctx) -> dict[str, Any]:
+    """The caller's role, so the dashboard shows admin controls only to who may use them."""
+    from .auth import check_access
+
+    grant = ctx.grant
+    may_change = grant is not None and grant.role == "admin"
+    if not may_change:
+        try:
+            check_access(ctx.request, "admin", ctx.kit.settings, ctx.kit.authorize)
+            may_change = True
+        except ApiError:
+            may_change = False
+    return {
+        "role": "admin" if may_change else "read",
+        "via": grant.via if grant is not None else None,
+        "admin": may_change,
+    }
+
+
 def snapshot(ctx: Ctx) -> dict[str, Any]:
     return ctx.kit.snapshot()
 

@@ -15,6 +15,10 @@ _ERROR = {
     "required": ["error", "detail"],
     "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
 }
+_READERS: list[dict[str, list[str]]] = [
+    {"readToken": []},
+    {"adminToken": []},
+]  # either token opens a read
 _REASONS = {
     200: "OK", 400: "Bad parameter or body", 401: "Missing or wrong token", 403: "Forbidden",
     404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Body too large",
@@ -28,9 +32,10 @@ def document(
     """OpenAPI 3.1 for every route, as configured; paths include the prefix."""
     paths: dict[str, dict[str, Any]] = {}
     for route in table.routes:
+        role = route.role(metrics_public)
         operation: dict[str, Any] = {
             "summary": route.summary,
-            "operationId": _operation_id(route.method, route.pattern),
+            "operationId": route.operation_id,
             "parameters": [
                 {
                     "name": p.name,
@@ -46,14 +51,13 @@ def document(
                 for name in re.findall(r"\{([a-z_]+)\}", route.template)
             ],
             "responses": _responses(
-                route.statuses,
-                route.content_type,
-                "public" if route.access == "metrics" and metrics_public else route.access,
-                route.body is not None,
+                route.statuses, route.content_type, role, route.body is not None
             ),
+            # who may call it: public, read (the read or the admin token) or admin
+            "x-perfkit-role": role,
         }
-        if route.access != "public" and not (route.access == "metrics" and metrics_public):
-            operation["security"] = [{"bearer": []}]
+        if role != "public":
+            operation["security"] = [{"adminToken": []}] if role == "admin" else _READERS
         if route.body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -65,7 +69,18 @@ def document(
         "info": {"title": "perfkit API", "version": __version__},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "PERFKIT_TOKEN: every operation",
+                },
+                "readToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "PERFKIT_READ_TOKEN: operations that change nothing",
+                },
+            },
             "schemas": {"Error": _ERROR},
         },
     }
@@ -115,10 +130,3 @@ def _bounded(schema: dict[str, Any], name: str, retention_hours: int) -> dict[st
         if "default" in schema:
             schema["default"] = min(schema["default"], retention_hours)
     return schema
-
-
-def _operation_id(method: str, pattern: str) -> str:
-    words = (
-        re.sub(r"[{}]", "", pattern).strip("/").replace("/", "_").replace(".", "_") or "dashboard"
-    )
-    return f"{method.lower()}_{words}"

@@ -114,10 +114,23 @@ class Route:
         regex = "".join(_placeholder(p) if p.startswith("{") else re.escape(p) for p in parts)
         self.regex = re.compile(regex)
 
+    def role(self, metrics_public: bool = True) -> str:
+        """Who may call it: ``public``, ``read`` (either token) or ``admin`` (changes state)."""
+        if self.access == "metrics":
+            return "public" if metrics_public else "read"
+        return self.access
+
     @property
     def literal_length(self) -> int:
         """How much of the pattern is fixed text (more is more specific)."""
         return len(re.sub(r"\{[^}]*\}", "", self.pattern))
+
+    @property
+    def operation_id(self) -> str:
+        """The OpenAPI operationId (``get_api_snapshot``), also used in the audit log."""
+        words = re.sub(r"[{}]", "", self.pattern).strip("/")
+        words = words.replace("/", "_").replace(".", "_") or "dashboard"
+        return f"{self.method.lower()}_{words}"
 
     @property
     def template(self) -> str:

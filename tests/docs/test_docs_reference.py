@@ -34,9 +34,21 @@ REGENERATE = "python tests/docs/test_docs_reference.py --write"
 # test_every_setting_has_a_description, so the configuration page cannot fall behind.
 SETTING_DOCS: dict[str, str] = {
     "prefix": "URL path under which the middleware serves the API, `/metrics` and the dashboard.",
-    "token": "Bearer token the API requires (everything but health, and `/metrics` when public). "
-    "Unset with no `authorize` callable: the API answers only on loopback.",
+    "token": "Admin bearer token: opens every operation (everything but health, and `/metrics` "
+    "when public, needs a token). Unset with no `authorize` callable: reads answer only on "
+    "loopback and state-changing operations are refused.",
+    "read_token": "Bearer token that opens every GET of the API, `/metrics` when not public, "
+    "and the dashboard, and nothing that changes state.",
+    "allow_unauthenticated_admin": "With no `token` and no `authorize` callable, let direct "
+    "loopback clients use state-changing operations (local development only; see Security).",
+    "audit_read_interval": "Reads made with a token are audited at most once per client per "
+    "this many seconds (0: every read).",
     "metrics_public": "Serve `/metrics` without the token.",
+    "admin_port": "`kit.start()` serves the whole perfkit surface on this port too, one "
+    "listener per host (0: none).",
+    "admin_host": "Address the admin listener binds (`0.0.0.0` exposes it beyond the machine).",
+    "prefix_on_app": "`false`: the app's port serves only health under the prefix; the rest "
+    "is on the admin listener.",
     "api_rate_limit": "Requests per minute one client may make to the authenticated API "
     "(0: no limit).",
     "rate_limit": "Request guard: rate limit for every client of the app, e.g. `100/minute` or "
@@ -206,8 +218,12 @@ def api_reference() -> str:
         for method, op in operations.items():
             out.append(f"### `{method.upper()} {path}`\n")
             out.append(op["summary"] + ".\n")
-            auth = "bearer token" if op.get("security") else "none (public)"
-            out.append(f"- operation id: `{op['operationId']}`; authentication: {auth}")
+            auth = {
+                "public": "none (public)",
+                "read": "read token or admin token",
+                "admin": "admin token (changes state)",
+            }[op["x-perfkit-role"]]
+            out.append(f"- operation id: `{op['operationId']}`; role: {auth}")
             params = op.get("parameters") or []
             if params:
                 out.append("- parameters:")

@@ -232,7 +232,10 @@ def test_webhook_ingestion_checks_the_shared_secret() -> None:
     import hashlib
     import hmac
 
-    kit = Perfkit(PerfkitSettings(alert_webhook_secret="hook-secret"))
+    # ingesting an alert changes state: loopback without a token needs the explicit setting
+    kit = Perfkit(
+        PerfkitSettings(alert_webhook_secret="hook-secret", allow_unauthenticated_admin=True)
+    )
     body = json.dumps({"name": "disk", "severity": "critical", "message": "disk full"}).encode()
     signature = "sha256=" + hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
     bad = handle(
@@ -273,7 +276,7 @@ def test_names_with_slashes_and_unicode_work_over_a_real_server() -> None:
     from perfkit.wsgi import PerfkitMiddleware
     from tests.conftest import serve_wsgi
 
-    kit = Perfkit()
+    kit = Perfkit(PerfkitSettings(allow_unauthenticated_admin=True))  # loopback, no token
     kit.record_api_performance("/users/{id}", "GET", 0.1, 200)
     kit.alerts.add_alert_rule(AlertRule("cpu/café", "system.cpu_percent", 50.0, 90.0))
 

@@ -386,3 +386,24 @@ def test_dashboard_shows_the_request_guards_refusals(
         )
         assert widths[1] <= 400, widths
         screenshot(driver, tmp_path / "dashboard-guards-narrow.png")
+
+
+def test_dashboard_hides_admin_controls_from_the_read_token(
+    browser: Callable[[int, int], Any],
+) -> None:
+    """The read token sees the figures and no admin controls; the admin token can act."""
+    kit = Perfkit(PerfkitSettings(token="admin-token", read_token="read-token"))
+    with serve(PerfkitMiddleware(sample_app(kit), kit)) as base:
+        assert get(f"{base}/echo/1") == 200
+        for token, role in (("read-token", "read"), ("admin-token", "admin")):
+            driver = browser(1024, 800)
+            driver.get(base + "/perfkit/")
+            wait_for(driver, "!document.getElementById('login').hidden")
+            driver.find_element("id", "token").send_keys(token)
+            driver.find_element("css selector", "#login button").click()
+            wait_for(driver, "document.body.dataset.ready === '1'")
+            assert wait_for(driver, "document.body.dataset.role") == role
+            admin = driver.find_element("id", "admin")
+            assert admin.is_displayed() is (role == "admin"), role
+        driver.find_element("css selector", '#admin button[data-action="cleanup"]').click()
+        wait_for(driver, "document.getElementById('admin-result').textContent === 'Cleanup done.'")

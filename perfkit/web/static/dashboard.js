@@ -16,6 +16,7 @@
 
   var state = {
     timer: null, paused: false, busy: false, last: null, history: null, failures: 0,
+    accessFor: null, // the token GET /api/access was last asked with
     live: [], prev: null, // request rate between two polls: a live line before the first minute ends
   };
 
@@ -69,11 +70,17 @@
     this.status = status; this.message = message; this.retryAfter = retryAfter;
   }
 
-  function api(path) {
+  function api(path, body) {
     var headers = { Accept: "application/json" };
     var token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = "Bearer " + token;
-    return fetch(PREFIX + path, { headers: headers, cache: "no-store", credentials: "same-origin" })
+    var init = { headers: headers, cache: "no-store", credentials: "same-origin" };
+    if (body !== undefined) {
+      init.method = "POST";
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(PREFIX + path, init)
       .then(function (res) {
         return res.json().catch(function () { return null; }).then(function (body) {
           if (res.status === 401) throw new AuthError((body && body.detail) || "a token is needed");
@@ -467,6 +474,36 @@
     note.textContent = snap.scope_note ? "This worker only — " + snap.scope_note.replace(/^this worker only: /, "") : "";
   }
 
+  // ---------------------------------------------------------------- admin actions
+  // shown only when GET /api/access says this tab may change state: a read token sees none
+  var ACTIONS = {
+    "cleanup": ["/api/maintenance", { action: "cleanup" }, "Cleanup done."],
+    "reset-counters": ["/api/maintenance", { action: "reset-counters" }, "Counters reset."],
+    "clear-cache": ["/api/cache/clear", {}, "Cache cleared."],
+  };
+
+  function checkAccess() {
+    var token = sessionStorage.getItem(TOKEN_KEY) || "";
+    if (state.accessFor === token) return null;
+    return api("/api/access").then(function (access) {
+      state.accessFor = token;
+      $("#admin").hidden = !(access && access.admin);
+      document.body.dataset.role = access && access.admin ? "admin" : "read";
+    });
+  }
+
+  function runAction(name) {
+    var action = ACTIONS[name], result = $("#admin-result");
+    if (name === "reset-counters" && !window.confirm("Reset every counter?")) return;
+    result.textContent = "Working…";
+    api(action[0], action[1]).then(function () {
+      result.textContent = action[2];
+      poll();
+    }, function (err) {
+      result.textContent = "Refused: " + (err.message || err);
+    });
+  }
+
   // ---------------------------------------------------------------- polling
   function setStatus(text, isError) {
     var s = $("#status");
@@ -498,6 +535,7 @@
         return api("/api/system/history?minutes=60").then(function (h) { state.history = h.history || []; });
       })
       .then(function () { return health; })
+      .then(checkAccess)
       .then(function () {
         state.failures = 0;
         $("#login").hidden = true;
@@ -511,6 +549,8 @@
         if (err instanceof AuthError) {
           var had = sessionStorage.getItem(TOKEN_KEY);
           sessionStorage.removeItem(TOKEN_KEY);
+          state.accessFor = null;
+          $("#admin").hidden = true;
           showLogin(had ? "The token was not accepted: " + err.message : "");
           return; // polling resumes when a token is entered
         }
@@ -534,6 +574,9 @@
       $("#login-error").textContent = "";
       setStatus("Connecting…", false);
       poll();
+    });
+    $all("#admin button").forEach(function (button) {
+      button.addEventListener("click", function () { runAction(button.dataset.action); });
     });
     $("#pause").addEventListener("click", function () {
       state.paused = !state.paused;
