@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._json import check_depth
+from .._json import loads as parse_json
 from ..errors import PerfkitError
 from .model import Severity, check_severity
 
@@ -52,7 +54,7 @@ def parse_external(payload: object) -> ExternalAlert:
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise AlertPayloadError(f"alert payload is larger than {MAX_PAYLOAD_BYTES} bytes")
         try:
-            payload = json.loads(payload)
+            payload = parse_json(payload)
         except ValueError as exc:
             raise AlertPayloadError(f"alert payload is not valid JSON: {exc}") from None
     if not isinstance(payload, Mapping):
@@ -60,6 +62,7 @@ def parse_external(payload: object) -> ExternalAlert:
             f"alert payload must be a JSON object, got {type(payload).__name__}"
         )
     try:
+        check_depth(payload)  # a dict passed in directly: json.dumps would recurse
         size = len(json.dumps(payload, default=str))
     except (TypeError, ValueError) as exc:
         raise AlertPayloadError(f"alert payload is not JSON-serialisable: {exc}") from None

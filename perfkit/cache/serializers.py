@@ -22,6 +22,8 @@ import pickle
 import uuid
 from typing import Any, Protocol
 
+from .._json import loads as parse_json
+
 __all__ = [
     "JsonSerializer",
     "PickleSerializer",
@@ -128,7 +130,8 @@ class JsonSerializer:
             raise TypeError("the value is nested too deeply (or contains itself)") from None
 
     def loads(self, data: bytes) -> Any:
-        return json.loads(data, object_hook=_decode_object)
+        # deeper than API bodies may be, still far from the recursion limit
+        return parse_json(data, max_depth=400, object_hook=_decode_object)
 
 
 class PickleSerializer:

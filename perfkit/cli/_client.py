@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from .._json import loads as parse_json
+
 __all__ = ["ApiClient", "CliError", "add_service_options"]
 
 DEFAULT_URL = "http://127.0.0.1:8000/perfkit"
@@ -73,7 +75,7 @@ class ApiClient:
     def json(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
         status, raw = self.request(method, path, body)
         try:
-            data = json.loads(raw) if raw else None
+            data = parse_json(raw) if raw else None
         except ValueError:
             raise CliError(f"{method} {path}: HTTP {status}, not JSON") from None
         if status not in ok:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._json import loads as parse_json
 from ..kit import Perfkit
 from .router import ApiError
 
@@ -64,7 +64,7 @@ class Ctx:
         if not self.request.body:
             raise ApiError(400, "bad_request", "a JSON body is required")
         try:
-            return json.loads(self.request.body)
+            return parse_json(self.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
 
