@@ -84,10 +84,15 @@ class KitParts:
         with self._lock:
             monitor = self.components.get("system")
             if monitor is None:
-                from .system import SystemMonitor
+                from .system import SystemMonitor, history_length, thresholds_from_settings
 
+                warning, critical = thresholds_from_settings(self.settings)
                 monitor = SystemMonitor(
-                    interval=self.settings.monitoring_interval, clock=self.clock
+                    warning,
+                    critical,
+                    interval=self.settings.monitoring_interval,
+                    max_history=history_length(self.settings),
+                    clock=self.clock,
                 )
                 exchange = getattr(self.fleet, "host_samples", None)
                 if exchange is not None:

@@ -87,9 +87,27 @@ class PerfkitSettings:
     alert_cpu_threshold: float = field(default=80.0, metadata=_check("float", 0, 100))
     alert_memory_threshold: float = field(default=80.0, metadata=_check("float", 0, 100))
     alert_disk_threshold: float = field(default=90.0, metadata=_check("float", 0, 100))
+    # critical levels: the default rules' critical thresholds and /health's 503
+    alert_cpu_critical: float = field(default=95.0, metadata=_check("float", 0, 100))
+    alert_memory_critical: float = field(default=95.0, metadata=_check("float", 0, 100))
+    alert_disk_critical: float = field(default=95.0, metadata=_check("float", 0, 100))
+    # the default rule on one request slower than this many seconds (0: the rule is off)
+    alert_request_seconds: float = field(default=0.0, metadata=_check("float", 0.0, 86_400))
     max_alerts_per_hour: int = field(default=10, metadata=_check("int", 0, 100_000))
     # shared secret of POST /api/alerts/webhook: X-Perfkit-Signature must be its HMAC-SHA256
     alert_webhook_secret: str | None = field(
+        default=None, metadata=_check("optional_str", secret=True)
+    )
+    # hours of system samples kept (at monitoring_interval; bounded, see docs/alerts.md)
+    system_history_hours: float = field(default=24.0, metadata=_check("float", 0.01, 720))
+    # --- notifications (perfkit.alerts.channels; a log notifier is always on) ---
+    # smtp://user:pass@host:port, smtps://... (TLS from the start) or ...?starttls=1
+    notify_smtp_url: str | None = field(default=None, metadata=_check("smtp_url", url=True))
+    notify_email_from: str | None = field(default=None, metadata=_check("email"))
+    notify_email_to: str | None = field(default=None, metadata=_check("emails"))
+    notify_webhook_url: str | None = field(default=None, metadata=_check("webhook_urls"))
+    notify_webhook_format: str = field(default="json", metadata=_check("webhook_format"))
+    notify_webhook_secret: str | None = field(
         default=None, metadata=_check("optional_str", secret=True)
     )
     # --- storage and fleet ---
@@ -141,6 +159,7 @@ class PerfkitSettings:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             setattr(self, f.name, _validate(f.name, value, f.metadata, f.name))
+        _check_together(self)
 
     @classmethod
     def from_env(
@@ -191,7 +210,45 @@ def _shown(value: Any, meta: Mapping[str, Any]) -> Any:
         return MASK
     if meta.get("url") and isinstance(value, str):
         return mask_url(value)
+    if meta.get("kind") == "webhook_urls" and isinstance(value, str):
+        return _mask_paths(value)
     return value
+
+
+def _mask_paths(urls: str) -> str:
+    """Webhook URLs without their paths: Slack and Teams put the secret in the path."""
+    shown = []
+    for url in urls.split(","):
+        scheme, sep, rest = url.strip().partition("://")
+        host, slash, path = rest.partition("/")
+        host = host.rpartition("@")[2]
+        shown.append(f"{scheme}{sep}{host}{slash}{'***' if path else ''}")
+    return ",".join(shown)
+
+
+def _check_together(s: PerfkitSettings) -> None:
+    """Settings that only make sense together: warning below critical, e-mail complete."""
+    for kind in ("cpu", "memory", "disk"):
+        warning, critical = (
+            getattr(s, f"alert_{kind}_threshold"),
+            getattr(s, f"alert_{kind}_critical"),
+        )
+        if warning > critical:
+            raise ConfigError(
+                f"setting alert_{kind}_threshold ({env_var(f'alert_{kind}_threshold')}) = "
+                f"{warning:g} is above alert_{kind}_critical "
+                f"({env_var(f'alert_{kind}_critical')}) = {critical:g}: the warning level "
+                "must not be past the critical one"
+            )
+    email = {"notify_smtp_url": s.notify_smtp_url, "notify_email_from": s.notify_email_from,
+             "notify_email_to": s.notify_email_to}  # fmt: skip
+    given = [k for k, v in email.items() if v]
+    if given and len(given) < len(email):
+        missing = next(k for k in email if k not in given)
+        raise ConfigError(
+            f"setting {missing} ({env_var(missing)}) is not set: e-mail alerts need "
+            f"notify_smtp_url, notify_email_from and notify_email_to (got {', '.join(given)})"
+        )
 
 
 def env_var(name: str) -> str:
@@ -214,6 +271,11 @@ _EXPECTED = {
     "rate_limit_key": "one of ip, user",
     "size": "a size in bytes from 1 to 1 TiB (e.g. 16777216 or 16MiB)",
     "proxies": "comma-separated IP addresses or CIDR networks (e.g. 10.0.0.1,192.168.0.0/16)",
+    "smtp_url": "smtp://[user:password@]host[:port], smtps://... or smtp://...?starttls=1",
+    "email": "an e-mail address (e.g. alerts@example.com)",
+    "emails": "comma-separated e-mail addresses",
+    "webhook_urls": "comma-separated http(s) URLs",
+    "webhook_format": "one of json, slack, teams",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -249,10 +311,14 @@ def _validate(name: str, value: Any, meta: Mapping[str, Any], label: str) -> Any
     kind = meta["kind"]
     var = env_var(label)
 
+    shown = value
+    if isinstance(value, str) and kind in ("smtp_url", "webhook_urls"):  # URLs with secrets
+        shown = mask_url(value) if kind == "smtp_url" else _mask_paths(value)
+
     def bad(reason: str = "") -> ConfigError:
         extra = f" ({reason})" if reason else ""
         return ConfigError(
-            f"setting {name} ({var}) = {value!r} is not valid: expected {_EXPECTED[kind]}{extra}"
+            f"setting {name} ({var}) = {shown!r} is not valid: expected {_EXPECTED[kind]}{extra}"
         )
 
     checks: dict[str, Callable[[], Any]] = {
@@ -270,6 +336,11 @@ def _validate(name: str, value: Any, meta: Mapping[str, Any], label: str) -> Any
         "rate_limit": lambda: _guard_value("rate_limit", value, bad),
         "size": lambda: _guard_value("size", value, bad),
         "proxies": lambda: _guard_value("proxies", value, bad),
+        "smtp_url": lambda: _channel_value("smtp_url", value, bad),
+        "email": lambda: _channel_value("email", value, bad),
+        "emails": lambda: _channel_value("emails", value, bad),
+        "webhook_urls": lambda: _channel_value("webhook_urls", value, bad),
+        "webhook_format": lambda: _choice(str(value).lower(), ("json", "slack", "teams"), bad),
     }
     return checks[kind]()
 
@@ -356,6 +427,21 @@ def _guard_value(kind: str, value: Any, bad: Callable[..., ConfigError]) -> Any:
         return ",".join(str(n) for n in parse_proxies(value)) or None
     except ValueError as exc:
         raise bad(str(exc)) from None
+
+
+def _channel_value(kind: str, value: Any, bad: Callable[..., ConfigError]) -> Any:
+    """Notification settings, checked by perfkit.alerts.channels' parsers."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise bad()
+    from .alerts import channels
+
+    try:
+        channels.CHECKS[kind](value)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    return value.strip()
 
 
 def _choice(value: str, choices: tuple[str, ...], bad: Callable[..., ConfigError]) -> str:

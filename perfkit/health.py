@@ -3,7 +3,9 @@
 A check is a callable taking no arguments. It may return None/True (healthy),
 False (failed), a status string, or a dict with ``status`` and details; it may
 raise (failed). A failed *critical* check makes the service ``critical``; a
-failed non-critical one only ``warning``.
+failed non-critical one only ``warning``. A check that answers ``critical``
+itself (a measurement past its critical level, such as the system check's)
+is critical either way.
 """
 
 from __future__ import annotations
@@ -65,12 +67,9 @@ def _normalise(outcome: object, critical: bool) -> dict[str, Any]:
     if outcome is False:
         return {"status": failed}
     if isinstance(outcome, str) and outcome in _RANK:
-        return {"status": outcome if outcome != "critical" else failed}
+        return {"status": outcome}
     if isinstance(outcome, Mapping) and outcome.get("status") in _RANK:
-        result = dict(outcome)
-        if result["status"] == "critical":
-            result["status"] = failed
-        return result
+        return dict(outcome)
     return {"status": "unknown", "detail": f"check returned {outcome!r}"}
 
 
@@ -365,8 +364,9 @@ def system_check(monitor: Any) -> HealthCheck:
 
 
 def default_checks(settings: Any, clock: Clock, system: Callable[[], Any]) -> HealthChecks:
-    """The kit's checks: system thresholds (non-critical: a busy CPU is no reason to take the
-    instance out of rotation), plus Redis and the database when their URLs are configured."""
+    """The kit's checks: system thresholds (non-critical: psutil failing is no reason to take
+    the instance out of rotation, but figures past ``alert_*_critical`` are critical),
+    plus Redis and the database when their URLs are configured."""
     checks = HealthChecks(clock=clock)
     checks.add_health_check("system", lambda: system_check(system())(), critical=False)
     if settings.redis_url:

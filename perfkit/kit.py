@@ -363,6 +363,7 @@ class Perfkit(KitParts):
             "queries": queries_section(view),
             "gauges": dict(view.gauges),
             "internal_errors": dict(self.errors.counts),
+            "thresholds": self._thresholds(),
         }
         for name, component in list(self.components.items()):
             try:
@@ -382,6 +383,17 @@ class Perfkit(KitParts):
         scope, note = scope_note(self.store_choice, self.fleet)
         return {"scope": scope, "scope_note": note}
 
+    def _thresholds(self) -> dict[str, Any]:
+        """The alert levels by metric (the dashboard's tile colours), without building
+        the alert manager when nobody uses it."""
+        from .alerts.defaults import default_rules, thresholds_of
+
+        manager = self.components.get("alerts")
+        thresholds = getattr(manager, "thresholds", None)
+        if callable(thresholds):
+            return dict(thresholds())
+        return thresholds_of(default_rules(self.settings))
+
     def alert_metrics(self) -> dict[str, float | None]:
         """The flat dict alert rules read: ``requests.*``, ``queries.*``, components', gauges."""
         view = self.view()
@@ -392,6 +404,7 @@ class Perfkit(KitParts):
             "requests.error_rate": requests["error_rate"],
             "requests.p95": requests["p95"],
             "requests.p99": requests["p99"],
+            "requests.max": requests["max"],  # the slowest single request (5 min)
             "requests.in_progress": float(requests["in_progress"]),
             "queries.slow_rate": queries["slow_rate"],
             "queries.p95": queries["p95"],

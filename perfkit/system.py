@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import threading
 from collections import deque
@@ -15,7 +16,7 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .metrics.families import MetricFamily
 
-__all__ = ["SystemMetrics", "SystemMonitor"]
+__all__ = ["SystemMetrics", "SystemMonitor", "history_length", "thresholds_from_settings"]
 
 _log = logging.getLogger("perfkit.system")
 
@@ -24,7 +25,7 @@ DEFAULT_CRITICAL = {"cpu": 95.0, "ram": 95.0, "disk": 95.0}
 _LABELS = {"cpu": "CPU usage", "ram": "memory usage", "disk": "disk usage"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a day of samples in half the memory
 class SystemMetrics:
     """One sample of the machine's figures; bytes in bytes, percentages 0-100.
 
@@ -334,9 +335,16 @@ class SystemMonitor:
         return metrics
 
     def settings_changed(self, settings: Any) -> None:
-        """Apply run-time settings: the sampling interval (taken at the next wait)."""
+        """Apply run-time settings: the sampling interval (taken at the next wait), the
+        thresholds and the history length."""
         _check_interval(settings.monitoring_interval)
         self.interval = settings.monitoring_interval
+        warning, critical = thresholds_from_settings(settings)
+        self.warning_threshold = _thresholds("warning_threshold", DEFAULT_WARNING, warning)
+        self.critical_threshold = _thresholds("critical_threshold", DEFAULT_CRITICAL, critical)
+        keep = history_length(settings)
+        if keep != self.history.maxlen:
+            self.history = deque(self.history, maxlen=keep)  # newest samples kept
 
     def _adopt(self) -> SystemMetrics | None:
         """Another process of this host sampled: take its figures (None: sample here)."""
@@ -428,6 +436,23 @@ class SystemMonitor:
         )
         recv.add(m.net_bytes_recv, "_total")
         return [cpu, mem_b, mem_p, disk_b, disk_p, sent, recv]
+
+
+def thresholds_from_settings(settings: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """(warning, critical) percentages by cpu/ram/disk from ``alert_*_threshold`` and
+    ``alert_*_critical``: the same levels as the default alert rules."""
+    s = settings
+    warning = {"cpu": s.alert_cpu_threshold, "ram": s.alert_memory_threshold,
+               "disk": s.alert_disk_threshold}  # fmt: skip
+    critical = {"cpu": s.alert_cpu_critical, "ram": s.alert_memory_critical,
+                "disk": s.alert_disk_critical}  # fmt: skip
+    return warning, critical
+
+
+def history_length(settings: Any) -> int:
+    """Samples in ``system_history_hours`` at ``monitoring_interval`` (at least one)."""
+    samples = float(settings.system_history_hours) * 3600 / float(settings.monitoring_interval)
+    return max(1, math.ceil(samples))
 
 
 def _busy_percent(now: Any, prev: Any) -> float:

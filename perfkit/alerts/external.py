@@ -13,11 +13,14 @@ from .._json import loads as parse_json
 from ..errors import PerfkitError
 from .model import Severity, check_severity
 
-__all__ = ["MAX_PAYLOAD_BYTES", "AlertPayloadError", "ExternalAlert", "parse_external"]
+__all__ = [
+    "MAX_PAYLOAD_BYTES", "AlertPayloadError", "ExternalAlert", "first_number", "parse_external",
+]  # fmt: skip
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 _KEYS = {"name", "severity", "message", "labels", "metrics", "state"}
 _MAX_LABELS = 32
+_MAX_METRICS = 32
 
 
 class AlertPayloadError(PerfkitError, ValueError):
@@ -32,7 +35,7 @@ class ExternalAlert:
     severity: Severity
     message: str
     labels: dict[str, str]
-    metrics: dict[str, float]
+    metrics: dict[str, float | str]  # numbers, or text as sent ("OK")
     state: str
 
 
@@ -80,25 +83,63 @@ def parse_external(payload: object) -> ExternalAlert:
     state = payload.get("state", "firing")
     if state not in ("firing", "resolved"):
         raise AlertPayloadError(f"'state' must be 'firing' or 'resolved', got {state!r}")
-    labels = payload.get("labels") or {}
-    if (
-        not isinstance(labels, Mapping)
-        or len(labels) > _MAX_LABELS
-        or not all(
-            isinstance(k, str) and isinstance(v, str) and len(k) <= 100 and len(v) <= 500
-            for k, v in labels.items()
-        )
-    ):
-        raise AlertPayloadError(f"'labels' must be an object of at most {_MAX_LABELS} string pairs")
-    metrics = payload.get("metrics") or {}
-    if not isinstance(metrics, Mapping) or not all(
-        isinstance(k, str)
-        and isinstance(v, (int, float))
-        and not isinstance(v, bool)
-        and math.isfinite(v)
-        for k, v in metrics.items()
-    ):
-        raise AlertPayloadError("'metrics' must be an object of names to finite numbers")
-    return ExternalAlert(
-        name, severity, message, dict(labels), {k: float(v) for k, v in metrics.items()}, state
-    )
+    labels = _labels(payload.get("labels"))
+    metrics = _metrics(payload.get("metrics"))
+    return ExternalAlert(name, severity, message, labels, metrics, state)
+
+
+def _labels(raw: object) -> dict[str, str]:
+    """Label values as text: strings as sent, numbers and booleans written out."""
+    raw = raw or {}
+    if not isinstance(raw, Mapping) or len(raw) > _MAX_LABELS:
+        raise AlertPayloadError(f"'labels' must be an object of at most {_MAX_LABELS} pairs")
+    labels: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            value = format(value, "g") if isinstance(value, float) else str(value)
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise AlertPayloadError(f"label {key!r}: values must be strings or numbers")
+        if len(key) > 100 or len(value) > 500:
+            raise AlertPayloadError(f"label {key[:40]!r}: keys <= 100, values <= 500 characters")
+        labels[key] = value
+    return labels
+
+
+def _metrics(raw: object) -> dict[str, float | str]:
+    """Metric values: numbers, numeric strings ("95", "95%", "0.25") as numbers, other
+    short strings ("OK", "3 of 4") kept as text."""
+    raw = raw or {}
+    if not isinstance(raw, Mapping) or len(raw) > _MAX_METRICS:
+        raise AlertPayloadError(f"'metrics' must be an object of at most {_MAX_METRICS} entries")
+    metrics: dict[str, float | str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key or len(key) > 100:
+            raise AlertPayloadError(f"metric names must be strings of 1..100 characters: {key!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise AlertPayloadError(f"metric {key!r}: {value!r} is not a finite number")
+            metrics[key] = float(value)
+        elif isinstance(value, str) and len(value) <= 200:
+            metrics[key] = _as_number(value)
+        else:
+            raise AlertPayloadError(
+                f"metric {key!r}: expected a number or a string of at most 200 characters, "
+                f"got {type(value).__name__}"
+            )
+    return metrics
+
+
+def _as_number(text: str) -> float | str:
+    core = text.strip().removesuffix("%").strip()
+    try:
+        number = float(core)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def first_number(metrics: Mapping[str, float | str]) -> float | None:
+    """The first numeric metric: an external alert's `value`."""
+    return next((v for v in metrics.values() if isinstance(v, float)), None)

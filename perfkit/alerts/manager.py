@@ -22,12 +22,13 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import PerfkitSettings
 from ..metrics.families import MetricFamily
-from .defaults import default_rules
+from .defaults import default_rules, thresholds_of
 from .dispatcher import Dispatcher
-from .external import AlertPayloadError, parse_external
+from .external import AlertPayloadError, first_number, parse_external
 from .history import AlertHistory
 from .model import SEVERITIES, SEVERITY_RANK, Alert, AlertEvent
 from .notifiers.base import Notifier
+from .notifiers.simple import LogNotifier
 from .rules import AlertRule, Check, Rule
 from .silences import Silence, Silences
 
@@ -40,7 +41,7 @@ _log = logging.getLogger("perfkit.alerts")
 DOCUMENTED_METRICS = frozenset(
     {
         "system.cpu_percent", "system.memory_percent", "system.disk_percent", "system.load_avg",
-        "requests.rate", "requests.error_rate", "requests.p95", "queries.slow_rate",
+        "requests.rate", "requests.error_rate", "requests.p95", "requests.max", "queries.slow_rate",
         "db.connections", "cache.hit_rate", "guards.rejection_rate", "backup.hours_since_success",
     }
 )  # fmt: skip
@@ -72,6 +73,8 @@ class AlertManager:
         group_wait: seconds notifications are grouped per notifier before delivery.
         notifier_timeout: seconds a notifier may take before it is abandoned.
         external_ttl: seconds an external alert stays firing without being re-sent.
+        log_notifier: log every notification (``perfkit.alerts``), besides the
+            `notifiers` and those the settings configure (``notify_*``).
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class AlertManager:
         history_size: int = 1000,
         external_ttl: float = 3600.0,
         known_metrics: Iterable[str] = (),
+        log_notifier: bool = True,
     ) -> None:
         self.settings = settings or PerfkitSettings()
         self.clock: Clock = clock or SystemClock()
@@ -108,7 +112,13 @@ class AlertManager:
         self._lock = threading.RLock()
         # fleet mode: fleet_gate(key, seconds) -> bool lets one process of many notify
         self.fleet_gate: Callable[[str, float], bool] | None = None
-        for notifier in notifiers:
+        from .channels import notifiers_from_settings
+
+        for notifier in [
+            *([LogNotifier()] if log_notifier else []),
+            *notifiers_from_settings(self.settings),
+            *notifiers,
+        ]:
             self.add_notifier(notifier)
         # the default rules as built (their thresholds follow the settings at run time)
         self._defaults: dict[str, Rule] = {}
@@ -162,10 +172,17 @@ class AlertManager:
         with self._lock:
             self.settings = settings
             self.max_alerts_per_hour = settings.max_alerts_per_hour
-            for rule in default_rules(settings):
-                current = self.rules.get(rule.name)
-                if current is not None and current is self._defaults.get(rule.name):
-                    self.rules[rule.name] = self._defaults[rule.name] = rule  # state kept
+            fresh = {rule.name: rule for rule in default_rules(settings)}
+            for name, rule in fresh.items():
+                current = self.rules.get(name)
+                if current is not None and current is self._defaults.get(name):
+                    self.rules[name] = self._defaults[name] = rule  # state kept
+                elif current is None and name not in self._defaults:  # switched on
+                    self.rules[name] = self._defaults[name] = rule
+                    self._states[name] = _RuleState()
+            for name in [n for n in self._defaults if n not in fresh]:  # switched off
+                if self.rules.get(name) is self._defaults.pop(name):
+                    self.remove_alert_rule(name)
 
     def remove_alert_rule(self, name: str) -> bool:
         """Remove a rule; a firing alert of it is closed without notification."""
@@ -323,7 +340,6 @@ class AlertManager:
         ext = parse_external(payload)
         now = self.clock.time()
         key = (ext.name, tuple(sorted(ext.labels.items())))
-        values = list(ext.metrics.values())
         events: list[AlertEvent] = []
         with self._lock:
             self._expire_external(now)
@@ -347,11 +363,13 @@ class AlertManager:
                     ext.message,
                     now,
                 )
+                current.metrics, current.value = ext.metrics, first_number(ext.metrics)
                 alert = current
             else:
                 alert = Alert(
-                    ext.name, ext.severity, "firing", values[0] if values else None, None,
+                    ext.name, ext.severity, "firing", first_number(ext.metrics), None,
                     ext.message, started_at=now, labels=ext.labels, source="external",
+                    metrics=ext.metrics,
                 )  # fmt: skip
                 self._external[key] = alert
                 self.history.add(alert, now)
@@ -410,6 +428,14 @@ class AlertManager:
             result.update(sent=True, notifiers=self.dispatcher.status()["notifiers"])
         return result
 
+    def send_test(self, origin: str = "api", timeout: float = 30.0) -> dict[str, Any]:
+        """Send one test notification through every notifier now and report each outcome
+        (``{ok, results: [{notifier, sent, error, seconds}]}``); silences and the hourly
+        cap do not apply: someone asked for it."""
+        from .testsend import send_test
+
+        return send_test(list(self.dispatcher.notifiers), self.clock.time(), origin, timeout)
+
     def status(self) -> dict[str, Any]:
         """Every rule's state and error, the dispatcher, silences and provider health."""
         with self._lock:
@@ -435,6 +461,14 @@ class AlertManager:
         for severity in SEVERITIES:
             family.add(sum(1 for a in active if a.severity == severity), severity=severity)
         return [family]
+
+    def thresholds(self) -> dict[str, dict[str, Any]]:
+        """Warning and critical levels by metric, from the rules in force (the default
+        ones first); the dashboard colours its tiles with these."""
+        with self._lock:
+            live = {id(r) for r in self.rules.values()}
+            rules = [r for r in [*self._defaults.values(), *self.rules.values()] if id(r) in live]
+        return thresholds_of(rules)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -45,10 +45,12 @@ class Alert:
     resolved_at: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
     source: str = "rule"
+    # the figures an external sender attached (numbers, or text as sent)
+    metrics: dict[str, float | str] = field(default_factory=dict)
 
     def copy(self) -> Alert:
         """A detached copy (events carry the alert as it was when notified)."""
-        return dataclasses.replace(self, labels=dict(self.labels))
+        return dataclasses.replace(self, labels=dict(self.labels), metrics=dict(self.metrics))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form; timestamps as epoch seconds plus ISO strings."""
@@ -65,6 +67,7 @@ class Alert:
             "resolved_at_iso": iso(self.resolved_at),
             "labels": dict(self.labels),
             "source": self.source,
+            "metrics": dict(self.metrics),
         }
 
 
@@ -82,9 +85,26 @@ class AlertEvent:
     repeat: bool = False
     test: bool = False
 
+    @property
+    def message(self) -> str:
+        """What to tell people: the alert's message, or for a resolution, that it is over."""
+        a = self.alert
+        if self.transition != "resolved":
+            return a.message
+        if a.source == "external":
+            return f"{a.name} is resolved (reported by its sender)"
+        if a.value is None or a.threshold is None:
+            return f"{a.name} is resolved"
+        return f"{a.name} is resolved: now {a.value:.4g}, back within {a.threshold:g}"
+
     def to_dict(self) -> dict[str, Any]:
-        """The event as the webhook JSON entry: the alert plus rule, transition and time."""
+        """The event as the webhook JSON entry: the alert plus rule, transition and time.
+
+        For a resolution, ``message`` says so and ``firing_message`` keeps what fired.
+        """
         body = self.alert.to_dict()
+        if self.transition == "resolved":
+            body.update(message=self.message, firing_message=self.alert.message)
         body.update(rule=self.alert.name, transition=self.transition, sent_at=iso(self.at))
         if self.repeat:
             body["repeat"] = True

@@ -42,8 +42,22 @@ def add_parsers(sub: Any) -> None:
     p = command("alerts", "alert history", alerts)
     p.add_argument("--hours", type=_hours, default=24)
     p.add_argument("--severity", choices=("info", "warning", "critical"))
-    p = command("test-alert", "evaluate one rule now and show what it would send", test_alert)
-    p.add_argument("--rule-name", required=True)
+    p = command(
+        "test-alert",
+        "evaluate one rule now (--rule-name), or send a test notification (--send)",
+        test_alert,
+    )
+    p.add_argument("--rule-name", help="the rule to evaluate (nothing is sent)")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="send one test notification through every notifier; exit 1 if any failed",
+    )
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="with --send: use the notifiers of this shell's PERFKIT_* settings, no service",
+    )
     p = command(
         "export-metrics", "write the summary and snapshot (or Prometheus text) to a file", export
     )
@@ -136,11 +150,44 @@ def alerts(args: argparse.Namespace) -> int:
 
 
 def test_alert(args: argparse.Namespace) -> int:
-    data = ApiClient.from_args(args).post(
-        f"/api/alerts/rules/{quote(args.rule_name, safe='')}/test", {}
-    )
-    print_json(data)
-    return 0
+    if not args.send:
+        if args.local or not args.rule_name:
+            raise CliError("give --rule-name NAME to evaluate a rule, or --send [--local]", 2)
+        data = ApiClient.from_args(args).post(
+            f"/api/alerts/rules/{quote(args.rule_name, safe='')}/test", {}
+        )
+        print_json(data)
+        return 0
+    if args.local:
+        from ..alerts.manager import AlertManager
+        from ..config import PerfkitSettings
+
+        report = AlertManager(settings=PerfkitSettings.from_env()).send_test(origin="cli")
+    else:
+        client = ApiClient.from_args(args)
+        status_code, raw = client.request("POST", "/api/alerts/test", {})
+        report = _report(status_code, raw)
+    if args.json:
+        print_json(report)
+    else:
+        for row in report["results"]:
+            outcome = "sent" if row["sent"] else f"FAILED: {row['error']}"
+            print(f"{row['notifier']}: {outcome} ({row['seconds']:.2f} s)")
+    return 0 if report["ok"] else 1
+
+
+def _report(status_code: int, raw: bytes) -> dict[str, Any]:
+    """The test report from POST /api/alerts/test (200 all sent, 502 some failed)."""
+    import json
+
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if status_code in (200, 502) and isinstance(data, dict) and "results" in data:
+        return data
+    detail = data.get("detail") if isinstance(data, dict) else raw[:200].decode(errors="replace")
+    raise CliError(f"POST /api/alerts/test: HTTP {status_code}: {detail}")
 
 
 def export(args: argparse.Namespace) -> int:
@@ -176,9 +223,11 @@ def cleanup(args: argparse.Namespace) -> int:
 
 def health_check(args: argparse.Namespace) -> int:
     if args.local:
-        from ..system import SystemMonitor
+        from ..config import PerfkitSettings
+        from ..system import SystemMonitor, thresholds_from_settings
 
-        report = SystemMonitor().get_health_status()
+        warning, critical = thresholds_from_settings(PerfkitSettings.from_env())
+        report = SystemMonitor(warning, critical).get_health_status()
     else:
         try:
             report = ApiClient.from_args(args).get("/health", ok=(200, 503))

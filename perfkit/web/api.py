@@ -258,7 +258,7 @@ def build_routes() -> RouteTable:
             "/api/alerts/rules/{name:path}/test",
             parts.rules_test,
             "admin",
-            "Evaluate a rule now; report, send nothing",
+            "Evaluate a rule now; report, send nothing (POST /api/alerts/test sends)",
             statuses=(200, 404),
         )
     )
@@ -268,9 +268,21 @@ def build_routes() -> RouteTable:
             "/api/alerts/webhook",
             parts.alerts_webhook,
             "admin",
-            "Ingest an external alert {name, severity, message, labels?, metrics?}",
+            "Ingest an external alert {name, severity, message, labels?, metrics?}; "
+            "with alert_webhook_secret set, a valid X-Perfkit-Signature alone authenticates",
             body=schemas.EXTERNAL_ALERT,
-            statuses=(200, 400, 413),
+            statuses=(200, 400, 401, 413),
+            signed=True,
+        )
+    )
+    add(
+        Route(
+            "POST",
+            "/api/alerts/test",
+            parts.alerts_test,
+            "admin",
+            "Send one test notification through every notifier; each outcome",
+            statuses=(200, 502),
         )
     )
     add(Route("GET", "/api/cache/stats", parts.cache_stats, summary="Cache statistics"))
@@ -383,7 +395,9 @@ def handle(kit: Perfkit, request: ApiRequest) -> ApiResponse:
         role = route.role(kit.settings.metrics_public)
         if route.access != "public":
             _limiter(kit).check(request.client or "unknown")
-        if role != "public":
+        if route.signed and parts.signature_valid(kit, request):
+            grant = Grant("webhook", "signature")  # the sender knows alert_webhook_secret
+        elif role != "public":
             grant = check_access(request, role, kit.settings, kit.authorize)
         if route.body is not None and len(request.body) > 64 * 1024:
             raise ApiError(413, "payload_too_large", "request bodies are limited to 65536 bytes")

@@ -42,7 +42,8 @@ class Grant:
     """Why a request was let in: the role it holds and how it proved it.
 
     `via` is ``token`` (the admin token), ``read_token``, ``authorize`` (the
-    hook said yes) or ``loopback`` (no token configured, a direct local client).
+    hook said yes), ``loopback`` (no token configured, a direct local client) or
+    ``signature`` (role ``webhook``: an external alert signed with alert_webhook_secret).
     """
 
     role: str

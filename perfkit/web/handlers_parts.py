@@ -6,6 +6,7 @@ A part that is not in use answers 404 ``not_available`` with how to enable it.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 from datetime import datetime
 from typing import Any
 
@@ -161,25 +162,44 @@ def rules_test(ctx: Ctx) -> Any:
         raise ApiError(404, "not_found", f"no alert rule named {ctx.args['name']!r}") from None
 
 
-def alerts_webhook(ctx: Ctx) -> Any:
-    manager = _alerts(ctx)
-    secret = ctx.kit.settings.alert_webhook_secret
-    if secret:
-        import hashlib
-        import hmac
+def signature_valid(kit: Any, request: Any) -> bool:
+    """True when ``alert_webhook_secret`` is set and X-Perfkit-Signature signs the body."""
+    secret = kit.settings.alert_webhook_secret
+    given = request.headers.get("x-perfkit-signature", "")
+    if not secret or not given:
+        return False
+    from ..alerts.notifiers.webhook import sign
 
-        expected = (
-            "sha256=" + hmac.new(secret.encode(), ctx.request.body, hashlib.sha256).hexdigest()
-        )
-        given = ctx.request.headers.get("x-perfkit-signature", "")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError(401, "bad_signature", "X-Perfkit-Signature does not match the body")
+    return hmac.compare_digest(given.strip().encode(), sign(secret, request.body).encode())
+
+
+def alerts_webhook(ctx: Ctx) -> Any:
+    """External alerts. With ``alert_webhook_secret`` set, a valid signature alone
+    authenticates (senders that cannot add a token); an unsigned request still needs
+    the token (checked before this runs), and a bad signature is refused even with one."""
+    manager = _alerts(ctx)
+    signed = "x-perfkit-signature" in ctx.request.headers
+    if (
+        signed
+        and ctx.kit.settings.alert_webhook_secret
+        and not signature_valid(ctx.kit, ctx.request)
+    ):
+        raise ApiError(401, "bad_signature", "X-Perfkit-Signature does not match the body")
     payload = ctx.json_object()  # rejects non-JSON and non-objects with a 400 first
     try:
         alert = manager.ingest_external(payload)
     except (TypeError, ValueError) as exc:
         raise ApiError(400, "bad_alert", str(exc)) from None
     return {"accepted": jsonable(alert)}
+
+
+def alerts_test(ctx: Ctx) -> Any:
+    """One test notification per notifier, each outcome; 502 when any failed."""
+    from .api import json_response
+
+    report = _alerts(ctx).send_test(origin="api")
+    ctx.kit.audit("alert_test", "send", "notifiers", None, ctx.request.client)
+    return json_response(200 if report["ok"] else 502, report)
 
 
 # ----------------------------------------------------------------- cache

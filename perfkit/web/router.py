@@ -106,6 +106,8 @@ class Route:
     response: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     content_type: str = "application/json"
     statuses: tuple[int, ...] = ()
+    # a valid X-Perfkit-Signature (settings.alert_webhook_secret) stands in for the token
+    signed: bool = False
     regex: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -44,8 +44,15 @@ EXTERNAL_ALERT: dict[str, Any] = {
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
         "severity": {"enum": ["info", "warning", "critical"]},
         "message": {"type": "string"},
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+        "labels": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
+        "metrics": {
+            "type": "object",
+            "description": 'numbers, or strings: "95%" and "0.25" are read as numbers',
+            "additionalProperties": {"type": ["number", "string"]},
+        },
         "state": {"enum": ["firing", "resolved"]},
     },
 }
@@ -100,13 +107,9 @@ def validate(value: Any, schema: dict[str, Any], where: str = "body") -> None:
     """
     kind = schema.get("type")
     if kind is not None:
-        ok = isinstance(value, _TYPES[kind]) and not (
-            kind in ("number", "integer") and isinstance(value, bool)
-        )
-        if kind == "number" and ok and value != value:  # NaN is not a JSON number
-            ok = False
-        if not ok:
-            raise ValueError(f"{where}: expected {kind}, got {_describe(value)}")
+        kinds = [kind] if isinstance(kind, str) else list(kind)  # "type": ["number", "string"]
+        if not any(_is(value, k) for k in kinds):
+            raise ValueError(f"{where}: expected {' or '.join(kinds)}, got {_describe(value)}")
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(repr(c) for c in schema["enum"])
         raise ValueError(f"{where}: expected one of {choices}, got {_describe(value)}")
@@ -122,6 +125,14 @@ def validate(value: Any, schema: dict[str, Any], where: str = "body") -> None:
             raise ValueError(f"{where}: must have at most {schema['maxLength']} characters")
     if isinstance(value, dict):
         _validate_object(value, schema, where)
+
+
+def _is(value: Any, kind: str) -> bool:
+    if not isinstance(value, _TYPES[kind]):
+        return False
+    if kind in ("number", "integer"):
+        return not isinstance(value, bool) and value == value  # NaN is not a JSON number
+    return True
 
 
 def _validate_object(value: dict[str, Any], schema: dict[str, Any], where: str) -> None:

@@ -76,7 +76,12 @@ def test_default_rules_cover_the_documented_set_and_follow_settings() -> None:
         "requests.error_rate", "db.connections", "requests.p95", "cache.hit_rate",
         "guards.rejection_rate", "backup.hours_since_success",
     }  # fmt: skip
-    assert (rules["high_cpu"].warning, rules["high_cpu"].critical) == (85, 90)
+    assert (rules["high_cpu"].warning, rules["high_cpu"].critical) == (85, 95)
+    assert "slow_request" not in rules  # off until alert_request_seconds is set
+    crit = default_rules(PerfkitSettings(alert_memory_critical=88, alert_request_seconds=3))
+    by_name = {r.name: r for r in crit}
+    assert by_name["high_memory"].critical == 88
+    assert (by_name["slow_request"].metric, by_name["slow_request"].warning) == ("requests.max", 3)
     assert rules["db_connections"].critical == 50 and rules["db_connections"].severity == "critical"
     assert rules["low_cache_hit_rate"].comparison == "<"
     manager = AlertManager(

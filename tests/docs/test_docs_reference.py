@@ -74,12 +74,33 @@ SETTING_DOCS: dict[str, str] = {
     "`app_db_query_duration_seconds`.",
     "user_id_hash_key": "When set, user ids are stored as a keyed hash (`u_...`), never in clear.",
     "monitoring_interval": "Seconds between system samples; alerts are evaluated after each.",
-    "alert_cpu_threshold": "Warning threshold (%) of the default CPU rule (critical: 90 or this).",
-    "alert_memory_threshold": "Warning threshold (%) of the default memory rule.",
-    "alert_disk_threshold": "Warning threshold (%) of the default disk rule.",
+    "alert_cpu_threshold": "Warning level (%) of CPU: the default rule, `/health` and "
+    "the dashboard.",
+    "alert_memory_threshold": "Warning level (%) of memory: the default rule, `/health` and "
+    "the dashboard.",
+    "alert_disk_threshold": "Warning level (%) of disk: the default rule, `/health` and "
+    "the dashboard.",
+    "alert_cpu_critical": "Critical level (%) of CPU: the default rule's critical threshold; "
+    "`/health` answers 503.",
+    "alert_memory_critical": "Critical level (%) of memory: the default rule's critical "
+    "threshold; `/health` answers 503.",
+    "alert_disk_critical": "Critical level (%) of disk: the default rule's critical "
+    "threshold; `/health` answers 503.",
+    "alert_request_seconds": "The `slow_request` rule fires when one request took longer "
+    "than this in the last 5 minutes (0: no such rule).",
+    "system_history_hours": "Hours of system samples kept for `/api/system/history` "
+    "(about 1 KB per sample; see docs/system.md).",
+    "notify_smtp_url": "E-mail alerts: `smtp://user:pass@host:port`, `smtps://...` or "
+    "`smtp://...?starttls=1` (`&cafile=/ca.pem` trusts a private CA).",
+    "notify_email_from": "E-mail alerts: the sender address.",
+    "notify_email_to": "E-mail alerts: comma-separated recipients.",
+    "notify_webhook_url": "Webhook alerts: comma-separated URLs, each sent every notification.",
+    "notify_webhook_format": "Webhook alerts: `json` (perfkit's document), `slack` or `teams`.",
+    "notify_webhook_secret": "Webhook alerts: sign each body in `X-Perfkit-Signature` "
+    "(HMAC-SHA256).",
     "max_alerts_per_hour": "Cap on notifications sent per hour (all rules together).",
-    "alert_webhook_secret": "Shared secret for POST /api/alerts/webhook: the body's "
-    "HMAC-SHA256 must come in X-Perfkit-Signature.",
+    "alert_webhook_secret": "Shared secret for POST /api/alerts/webhook: a body signed "
+    "with it (HMAC-SHA256 in X-Perfkit-Signature) needs no token.",
     "data_dir": "Directory for perfkit's own files in embedded mode.",
     "redis_url": "Redis for fleet mode, the cache's `auto` backend, fleet-wide guards "
     "and backup locks.",

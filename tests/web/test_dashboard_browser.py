@@ -147,7 +147,10 @@ def wait_for(driver: Any, script: str, timeout: float = 20.0) -> Any:
 
 
 def severe_console_messages(driver: Any) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    """Console errors, except /health's 503: a loaded test machine may really be past
+    the critical CPU level, and the browser logs every 503 it receives."""
+    severe = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    return [m for m in severe if not ("/health - " in m and " 503 " in m)]
 
 
 def screenshot(driver: Any, path: Path) -> None:

@@ -31,6 +31,10 @@ def test_each_runtime_setting_takes_effect() -> None:
         "alert_cpu_threshold": 55.0,
         "alert_memory_threshold": 66.0,
         "alert_disk_threshold": 77.0,
+        "alert_cpu_critical": 85.0,
+        "alert_memory_critical": 86.0,
+        "alert_disk_critical": 87.0,
+        "alert_request_seconds": 4.0,
         "max_alerts_per_hour": 3,
         "monitoring_interval": 2.5,
         "metrics_public": False,
@@ -47,6 +51,13 @@ def test_each_runtime_setting_takes_effect() -> None:
     assert snap["queries"]["summary"]["slow"] == 1
     assert (alerts.rules["high_cpu"].warning, alerts.rules["high_memory"].warning) == (55.0, 66.0)
     assert alerts.rules["high_disk"].warning == 77.0
+    assert [alerts.rules[n].critical for n in ("high_cpu", "high_memory", "high_disk")] == [
+        85.0, 86.0, 87.0,
+    ]  # fmt: skip
+    assert system.warning_threshold == {"cpu": 55.0, "ram": 66.0, "disk": 77.0}
+    assert system.critical_threshold == {"cpu": 85.0, "ram": 86.0, "disk": 87.0}
+    assert alerts.rules["slow_request"].warning == 4.0  # switched on at run time
+    assert alerts.thresholds()["system.cpu_percent"]["critical"] == 85.0
     assert alerts.max_alerts_per_hour == 3
     assert system.interval == 2.5
     metrics = handle(kit, ApiRequest("GET", "/metrics", "", {}, b"", "10.0.0.1"))
@@ -55,6 +66,8 @@ def test_each_runtime_setting_takes_effect() -> None:
     assert kit._request_log is not None and kit._request_log in kit.request_hooks
     assert post_config(kit, log_requests=False) == 200
     assert kit._request_log is None and kit.request_hooks == []
+    assert post_config(kit, alert_request_seconds=0) == 200
+    assert "slow_request" not in alerts.rules  # and off again
 
 
 def test_rules_the_user_replaced_keep_their_thresholds() -> None:

@@ -34,7 +34,9 @@ def notifier_name(notifier: object) -> str:
 
 
 def summary_line(event: AlertEvent) -> str:
-    """One human line for an event: ``[CRITICAL] high_cpu firing: CPU usage is 97%``."""
+    """One human line for an event: ``[CRITICAL] high_cpu firing: CPU usage is 97%``, or
+    ``[RESOLVED] high_cpu resolved: high_cpu is resolved: now 41.2, back within 80``."""
     alert = event.alert
     extra = " (repeat)" if event.repeat else " (test)" if event.test else ""
-    return f"[{alert.severity.upper()}] {alert.name} {event.transition}{extra}: {alert.message}"
+    level = "RESOLVED" if event.transition == "resolved" else alert.severity.upper()
+    return f"[{level}] {alert.name} {event.transition}{extra}: {event.message}"

@@ -19,6 +19,7 @@ class EmailNotifier:
     Args:
         recipients: one address or a list of addresses.
         starttls: upgrade the connection with STARTTLS before logging in.
+        tls: speak TLS from the first byte (SMTPS, usually port 465).
         timeout: seconds for the SMTP connection and each command.
         ssl_context: context for STARTTLS, e.g. one trusting a private CA
             (`ssl.create_default_context(cafile=...)`); default
@@ -40,6 +41,7 @@ class EmailNotifier:
         subject_prefix: str = "[perfkit]",
         ssl_context: ssl.SSLContext | None = None,
         name: str | None = None,
+        tls: bool = False,
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError(f"EmailNotifier host must be a non-empty string, got {host!r}")
@@ -51,6 +53,8 @@ class EmailNotifier:
                 raise ValueError(f"EmailNotifier: {address!r} is not an e-mail address")
         if not rcpts:
             raise ValueError("EmailNotifier needs at least one recipient")
+        if tls and starttls:
+            raise ValueError("EmailNotifier: tls (SMTPS) and starttls exclude each other")
         if (username is None) != (password is None):
             raise ValueError("EmailNotifier needs both username and password, or neither")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -60,7 +64,7 @@ class EmailNotifier:
         self.host, self.port, self.sender, self.recipients = host, port, sender, rcpts
         self.username, self.password, self.starttls = username, password, starttls
         self.batch_size, self.timeout, self.subject_prefix = batch_size, timeout, subject_prefix
-        self.ssl_context = ssl_context
+        self.ssl_context, self.tls = ssl_context, tls
         self.name = name or f"email:{host}:{port}"
         self.sent = 0
 
@@ -87,15 +91,23 @@ class EmailNotifier:
             lines.append(f"  value={a.value} threshold={a.threshold} source={a.source}")
             if a.labels:
                 lines.append("  labels: " + ", ".join(f"{k}={v}" for k, v in a.labels.items()))
+            if a.metrics:
+                lines.append("  metrics: " + ", ".join(f"{k}={v}" for k, v in a.metrics.items()))
             lines.append("")
         msg.set_content("\n".join(lines))
         return msg
 
     def send(self, events: Sequence[AlertEvent]) -> None:
         batches = [events[i : i + self.batch_size] for i in range(0, len(events), self.batch_size)]
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        context = self.ssl_context or ssl.create_default_context()
+        smtp = (
+            smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            if self.tls
+            else smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        )
+        with smtp:
             if self.starttls:
-                smtp.starttls(context=self.ssl_context or ssl.create_default_context())
+                smtp.starttls(context=context)
             if self.username is not None and self.password is not None:
                 smtp.login(self.username, self.password)
             for batch in batches:

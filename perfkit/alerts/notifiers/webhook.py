@@ -16,10 +16,12 @@ from ..._version import __version__
 from ..model import AlertEvent
 from .base import NotificationError, summary_line
 
-__all__ = ["SIGNATURE_HEADER", "WebhookNotifier", "sign"]
+__all__ = ["FORMATS", "SIGNATURE_HEADER", "WebhookNotifier", "sign"]
 
 SIGNATURE_HEADER = "X-Perfkit-Signature"
+FORMATS = ("json", "slack", "teams")
 _ICONS = {"critical": ":red_circle:", "warning": ":warning:", "info": ":information_source:"}
+_TEAMS_COLOURS = {"critical": "Attention", "warning": "Warning", "info": "Accent"}
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -34,7 +36,9 @@ class WebhookNotifier:
     The JSON format is ``{"version": 1, "status", "count", "alerts": [...]}``
     where each alert has rule, name, severity, state, transition, value,
     threshold, message, timestamps, labels and source. ``format='slack'``
-    posts ``{"text": ...}`` for a Slack incoming webhook. Transient failures
+    posts ``{"text": ...}`` for a Slack incoming webhook; ``format='teams'`` posts
+    a message with one Adaptive Card, which Teams workflows and incoming
+    webhooks accept. Transient failures
     (connection errors, 5xx, 429) are retried `retries` times with exponential
     backoff; other 4xx are not.
 
@@ -59,8 +63,8 @@ class WebhookNotifier:
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"WebhookNotifier url must be an http(s) URL with a host, got {url!r}")
-        if format not in ("json", "slack"):
-            raise ValueError(f"WebhookNotifier format must be 'json' or 'slack', got {format!r}")
+        if format not in FORMATS:
+            raise ValueError(f"WebhookNotifier format must be one of {FORMATS}, got {format!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ValueError(f"WebhookNotifier timeout must be a positive number, got {timeout!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
@@ -78,6 +82,8 @@ class WebhookNotifier:
         if self.format == "slack":
             lines = [f"{_ICONS.get(e.alert.severity, '')} {summary_line(e)}" for e in events]
             return {"text": "\n".join(lines)}
+        if self.format == "teams":
+            return _teams(events)
         transitions = {e.transition for e in events}
         return {
             "version": 1,
@@ -112,4 +118,35 @@ class WebhookNotifier:
                     break  # the receiver rejected the request: retrying cannot help
             except (urllib.error.URLError, OSError) as exc:
                 last = exc
-        raise NotificationError(f"webhook {self.url} failed after {attempt + 1} attempt(s): {last}")
+        # the host only: Slack and Teams URLs carry their secret in the path
+        where = urlsplit(self.url).hostname
+        raise NotificationError(f"webhook to {where} failed after {attempt + 1} attempt(s): {last}")
+
+
+def _teams(events: Sequence[AlertEvent]) -> dict[str, Any]:
+    """A Teams message: one Adaptive Card with a line per event."""
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
+         "text": f"perfkit: {len(events)} alert notification(s)"},
+    ]  # fmt: skip
+    for event in events:
+        colour = (
+            "Good"
+            if event.transition == "resolved"
+            else _TEAMS_COLOURS.get(event.alert.severity, "Default")
+        )
+        body.append(
+            {"type": "TextBlock", "wrap": True, "color": colour, "text": summary_line(event)}
+        )
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+        ],
+    }

@@ -250,15 +250,25 @@
     badge.title = notes.length ? notes.join("\n") : "status " + status;
   }
 
+  // Tile colours come from the alert rules in force (snapshot.thresholds), so a
+  // tile turns amber or red exactly when its alert would; no thresholds, no colour.
+  function toneOf(snap, metric, value, fallback) {
+    var t = snap.thresholds && snap.thresholds[metric];
+    if (!t || !isNum(value)) return fallback === undefined ? "" : fallback;
+    var below = t.comparison === "<" || t.comparison === "<=";
+    function past(limit) { return isNum(limit) && (below ? value < limit : value >= limit); }
+    return past(t.critical) ? "crit" : past(t.warning) ? "warn" : "ok";
+  }
+
   function renderTiles(snap) {
     var req = snap.requests.summary, q = snap.queries && snap.queries.summary;
     setTile("requests", fmtNum(req.count, 0), fmtNum(req.rate, 2) + " req/s · " + req.in_progress + " in flight");
     setTile("errors", fmtPct(req.error_rate), fmtNum(req.errors, 0) + " 5xx · " + fmtNum(req.client_errors, 0) + " 4xx",
-      req.error_rate >= 20 ? "crit" : req.error_rate >= 5 ? "warn" : "ok");
+      toneOf(snap, "requests.error_rate", req.error_rate));
     setTile("latency", fmtDur(req.p95), "p50 " + fmtDur(req.p50) + " · p99 " + fmtDur(req.p99) + " · " + req.slow + " slow");
     if (q) {
       setTile("queries", fmtNum(q.count, 0), "p95 " + fmtDur(q.p95) + " · " + fmtPct(q.slow_rate) + " slow",
-        q.slow_rate >= 30 ? "crit" : q.slow_rate >= 15 ? "warn" : "");
+        toneOf(snap, "queries.slow_rate", q.slow_rate));
     }
 
     var alerts = snap.alerts;
@@ -275,7 +285,7 @@
     else if (!cache.total_requests) setTile("cache", "—", "no lookups yet · " + (cache.backend || cache.cache_type || ""));
     else {
       setTile("cache", fmtPct(cache.hit_rate), fmtNum(cache.hits, 0) + " hits · " + fmtNum(cache.misses, 0) +
-        " misses · " + (cache.backend || cache.cache_type || ""), cache.hit_rate < 50 ? "warn" : "ok");
+        " misses · " + (cache.backend || cache.cache_type || ""), toneOf(snap, "cache.hit_rate", cache.hit_rate));
     }
 
     var b = snap.backups;
@@ -428,7 +438,7 @@
     var tooLarge = g.too_large || 0, rate = g.rejection_rate;
     setTile("guards", fmtNum(limited + tooLarge, 0),
       fmtNum(limited, 0) + " rate-limited · " + fmtNum(tooLarge, 0) + " too large · " + fmtPct(rate) + " refused (5 min)",
-      rate >= 25 ? "crit" : rate >= 10 ? "warn" : "ok");
+      toneOf(snap, "guards.rejection_rate", rate));
     var limits = g.limits || [], parts = [];
     parts.push(limits.length ? "limit " + limits.join("; ") : "no rate limit");
     parts.push(isNum(g.max_content_length) ? "body ≤ " + fmtBytes(g.max_content_length) : "no body limit");
