@@ -269,3 +269,21 @@ def test_log_notifier_logs_firing_and_resolved(caplog: pytest.LogCaptureFixture)
     assert [(r.levelname, "firing" in r.getMessage()) for r in caplog.records] == [
         ("ERROR", True), ("INFO", False)
     ]  # fmt: skip
+
+
+def test_a_hung_notifier_does_not_delay_the_others() -> None:
+    """Each notifier has its own worker: the fast one delivers while the slow one hangs."""
+    release = threading.Event()
+    got: list[AlertEvent] = []
+    dispatcher = Dispatcher(timeout=30.0)
+    dispatcher.add_notifier(CallbackNotifier(lambda e: release.wait(60), name="hangs"))
+    dispatcher.add_notifier(CallbackNotifier(got.append, name="fast"))
+    try:
+        for round_ in range(1, 4):  # three rounds: none waits for the hung one to time out
+            dispatcher.submit([event()])
+            # well under the 30 s timeout the hung delivery holds its own lane for
+            wait_until(lambda n=round_: len(got) == n, timeout=15)
+        assert dispatcher.status()["delivered"] == 3
+    finally:
+        release.set()
+        dispatcher.stop()
