@@ -17,9 +17,12 @@ if TYPE_CHECKING:
     from .cache.manager import CacheManager
     from .clock import Clock
     from .config import PerfkitSettings
+    from .fleet import Fleet
     from .guards import Guards
     from .health import HealthCheck, HealthChecks
     from .metrics.registry import Registry
+    from .metrics.stores.base import Store
+    from .metrics.stores.choice import StoreChoice
     from .system import SystemMonitor
 
 __all__ = ["KitParts"]
@@ -33,8 +36,8 @@ class KitParts:
     clock: Clock
     registry: Registry
     components: dict[str, object]
-    fleet: Any
-    store_choice: Any
+    fleet: Fleet | None
+    store_choice: StoreChoice
     _lock: Any
 
     def register_component(self, name: str, component: object) -> None:
@@ -46,23 +49,25 @@ class KitParts:
     def snapshot(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _make_store(self, store: str | object | None) -> Any:
+    def _make_store(self, store: str | Store | None) -> Store:
         """Pick where metrics aggregate (see `perfkit.metrics.stores.choice`)."""
         from .metrics.process_model import SINGLE
         from .metrics.stores.choice import StoreChoice, choose_store
+        from .metrics.stores.memory import MemoryStore
 
         choice = store if store is not None else self.settings.metrics_store
-        if not isinstance(choice, str):
+        picked: Store
+        if isinstance(choice, str):
+            self.store_choice = choose_store(choice, self.settings, self.registry, self.clock)
+            picked = (
+                self.store_choice.store or self.store_choice.saver or MemoryStore(self.registry)
+            )
+        else:
             self.store_choice = StoreChoice("custom", choice, None, SINGLE)
-            self.register_component("fleet", choice)
-            return choice
-        picked = choose_store(choice, self.settings, self.registry, self.clock)
-        self.store_choice = picked
-        if picked.saver is not None:
-            self.register_component("store", picked.saver)
-        if picked.store is not None:
-            self.register_component("fleet", picked.store)
-        return picked.store
+            picked = choice
+        if picked.component is not None:
+            self.register_component(picked.component, picked)
+        return picked
 
     @property
     def cache(self) -> CacheManager:
@@ -94,9 +99,8 @@ class KitParts:
                     max_history=history_length(self.settings),
                     clock=self.clock,
                 )
-                exchange = getattr(self.fleet, "host_samples", None)
-                if exchange is not None:
-                    monitor.shared = exchange()  # fleet mode: one sampler per host
+                if self.fleet is not None:
+                    monitor.shared = self.fleet.host_samples()  # one sampler per host
                 monitor.on_sample.append(self._after_sample)
                 self.register_component("system", monitor)
         return monitor  # type: ignore[return-value]
@@ -115,9 +119,9 @@ class KitParts:
                 from .alerts.manager import AlertManager
 
                 manager = AlertManager(self.alert_metrics, clock=self.clock, settings=self.settings)
-                gate = getattr(self.fleet, "claim_notification", None)
-                if gate is not None:
-                    manager.fleet_gate = gate  # one notification per rule per cooldown, fleet-wide
+                if self.fleet is not None:
+                    # one notification per rule per cooldown, fleet-wide
+                    manager.fleet_gate = self.fleet.claim_notification
                 self.register_component("alerts", manager)
         return manager  # type: ignore[return-value]
 

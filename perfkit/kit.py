@@ -6,7 +6,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._forks import after_fork_in_child
 from ._kit_parts import KitParts
@@ -26,6 +26,9 @@ from .metrics.families import Collector, MetricFamily
 from .metrics.record import RequestRecord
 from .metrics.registry import Registry
 from .metrics.snapshot import iso, performance_summary, queries_section, requests_section
+
+if TYPE_CHECKING:
+    from .metrics.stores.base import Store
 
 __all__ = ["Perfkit", "get_kit", "set_default_kit"]
 
@@ -57,7 +60,7 @@ class Perfkit(KitParts):
         clock: Clock | None = None,
         registry: Registry | None = None,
         authorize: Callable[[Any], bool] | None = None,
-        store: str | object | None = None,
+        store: str | Store | None = None,
     ) -> None:
         self.settings = settings or PerfkitSettings()
         self.clock: Clock = clock or SystemClock()
@@ -71,7 +74,8 @@ class Perfkit(KitParts):
         self._stopping = threading.Event()
         self._aggregator: threading.Thread | None = None
         self.started_at = self.clock.time()
-        self.fleet = self._make_store(store)
+        self.store = self._make_store(store)
+        self.fleet = self.store.fleet  # coordination with the other processes, if any
         after_fork_in_child(self, "_after_fork")
         # hook(record) after each request (e.g. the request log); must be cheap,
         # it runs on the request path
@@ -93,18 +97,14 @@ class Perfkit(KitParts):
             call_optional(component, "start")
 
     def view(self) -> Registry:
-        """The figures to report: this process's registry, or in fleet mode the whole fleet's
-        (read fresh each time, so every worker answers the same after a flush; this
-        process's alone, logged, while Redis is unreachable)."""
-        if self.fleet is None:
-            return self.registry
+        """The figures to report, as the store reads them: this process's registry, or the
+        whole fleet's (read fresh each time, so every worker answers the same; this
+        process's alone, logged, while the store is unreachable)."""
         try:
-            view: Registry = self.fleet.fleet_registry()
+            return self.store.view()
         except Exception as exc:
             self.errors.report("fleet view (showing this process only)", exc, traceback=False)
-            local = getattr(self.fleet, "local_registry", None)
-            return local() if callable(local) else self.registry
-        return view
+            return self.store.local()
 
     def note_process_model(self, model: Any) -> None:
         """The server's own word at a request (``wsgi.multiprocess``) that several workers run:
@@ -117,8 +117,10 @@ class Perfkit(KitParts):
             store = self.store_choice.store
             if store is None or store is before.store:
                 return
-            self.fleet = store
-        self.register_component("fleet", store)
+            self.store = store
+            self.fleet = store.fleet
+        if store.component is not None:
+            self.register_component(store.component, store)
 
     def _after_fork(self) -> None:
         """A forked worker (gunicorn --preload) has no threads: restart the background work."""
@@ -380,7 +382,7 @@ class Perfkit(KitParts):
         than the server's workers."""
         from .metrics.stores.choice import scope_note
 
-        scope, note = scope_note(self.store_choice, self.fleet)
+        scope, note = scope_note(self.store_choice, self.store)
         return {"scope": scope, "scope_note": note}
 
     def _thresholds(self) -> dict[str, Any]:

@@ -168,6 +168,12 @@ class Registry:
             self._new_tables()
         return delta
 
+    def is_empty(self) -> bool:
+        """Nothing aggregated (gauges aside: they are values, not deltas)."""
+        self.drain()
+        with self._lock:
+            return not any(getattr(self, name) for name in TABLES)
+
     # ------------------------------------------------------------- requests
     def begin_request(self) -> None:
         next(self._begun)  # next() on itertools.count is atomic: no lock on the request path

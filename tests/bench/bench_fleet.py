@@ -91,7 +91,7 @@ def flush_cost(args: Any, namespace: str) -> list[str]:
     kit = Perfkit(
         PerfkitSettings(redis_url=REDIS_URL, redis_namespace=namespace, max_endpoints=2000)
     )
-    store = kit.fleet
+    store = kit.store
     client = store.client
     calls: list[str] = []
 

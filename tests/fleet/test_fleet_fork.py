@@ -39,12 +39,12 @@ def test_a_forked_worker_does_not_ship_the_parents_figures(redis_url: str, names
 
     def child() -> None:
         kit.record_request("GET", "/f", 200, 0.01)
-        assert kit.fleet.flush()
+        assert kit.store.flush()
 
     assert in_child(child) == 0
-    assert kit.fleet.flush()
-    with kit.fleet.load().locked():
-        assert kit.fleet.load().endpoints[("GET", "/f")].count == 11
+    assert kit.store.flush()
+    with kit.store.load()[0].locked():
+        assert kit.store.load()[0].endpoints[("GET", "/f")].count == 11
 
 
 def test_a_fork_while_a_thread_holds_the_registry_lock_does_not_deadlock() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
-from perfkit.metrics.redis_store import RedisStore
+from perfkit.metrics.stores.redis import RedisStore
 from tests.conftest import REQUIRE_SERVICES, free_port, wait_for_port
 
 
@@ -43,7 +43,7 @@ def test_three_workers_merge_exactly(redis_url: str, namespace: str) -> None:
         if i % 3 == 0:
             kit.record_query_performance(f"SELECT * FROM t WHERE id = {i}", duration / 10)
     for kit in kits:
-        assert kit.fleet is not None and kit.fleet.flush()
+        assert kit.store.flush()
     reader = worker_kit(redis_url, namespace)
     snap = reader.snapshot()
     row = snap["requests"]["endpoints"][0]
@@ -67,7 +67,7 @@ def test_three_workers_merge_exactly(redis_url: str, namespace: str) -> None:
 def test_a_resent_flush_is_not_counted_twice(redis_url: str, namespace: str) -> None:
     """A batch whose first try reached Redis but whose answer was lost is resent as a no-op."""
     kit = worker_kit(redis_url, namespace)
-    store = kit.fleet
+    store = kit.store
     assert isinstance(store, RedisStore)
     for _ in range(10):
         kit.record_request("GET", "/a", 200, 0.01)
@@ -78,11 +78,11 @@ def test_a_resent_flush_is_not_counted_twice(redis_url: str, namespace: str) -> 
     delta = kit.registry.take_delta()
     import json
 
-    from perfkit.metrics.redis_codec import delta_ops
+    from perfkit.metrics.stores.codec import delta_ops
 
     payload = json.dumps(delta_ops(delta, store.keys, 3600))
-    store._apply(seq + 1, payload)  # the try that reached Redis...
-    store._apply(seq + 1, payload)  # ...and its resend after a lost answer
+    store.send(seq + 1, payload)  # the try that reached Redis...
+    store.send(seq + 1, payload)  # ...and its resend after a lost answer
     store._seq = seq + 1
     view = store.fleet_registry()
     with view.locked():
@@ -94,12 +94,14 @@ def test_reads_include_the_unflushed_delta_and_reset_clears_the_fleet(
 ) -> None:
     first, second = worker_kit(redis_url, namespace), worker_kit(redis_url, namespace)
     first.record_request("GET", "/x", 200, 0.1)
-    assert first.fleet.flush()
+    assert first.store.flush()
     second.record_request("GET", "/x", 200, 0.1)  # not flushed yet
+    assert second.store.local().endpoints[("GET", "/x")].count == 1
     assert second.snapshot()["requests"]["summary"]["count"] == 2
-    assert first.snapshot()["requests"]["summary"]["count"] == 1
+    # that read shipped second's delta first, so every worker now reads the same figures
+    assert first.snapshot()["requests"]["summary"]["count"] == 2
     second.reset()
-    assert first.fleet.load().endpoints == {}
+    assert first.store.load()[0].endpoints == {}
 
 
 def test_alert_notifications_go_out_once_per_fleet(redis_url: str, namespace: str) -> None:
@@ -150,7 +152,7 @@ def test_redis_outage_keeps_the_delta_and_completes_after(
 ) -> None:  # type: ignore[type-arg]
     url, start, kill = own_redis  # type: ignore[misc]
     kit = Perfkit(PerfkitSettings(redis_url=url, flush_interval=60.0))
-    store = kit.fleet
+    store = kit.store
     for _ in range(100):
         kit.record_request("GET", "/o", 200, 0.01)
     assert store.flush()
@@ -164,7 +166,7 @@ def test_redis_outage_keeps_the_delta_and_completes_after(
     for _ in range(25):
         kit.record_request("GET", "/o", 200, 0.01)
     assert store.flush()
-    fleet = store.load()
+    fleet, _ = store.load()
     assert fleet.endpoints[("GET", "/o")].count == 175
 
 
@@ -195,8 +197,8 @@ def test_caps_hold_across_flushes_and_workers(redis_url: str, namespace: str) ->
             kit = kits[(flush + i) % 2]
             kit.record_request("GET", f"/r{flush}-{i}", 200, 0.01, user=f"u{flush}-{i}")
         for kit in kits:
-            assert kit.fleet.flush()
-    store = kits[0].fleet
+            assert kit.store.flush()
+    store = kits[0].store
     client = store.client
     assert client.scard(store.keys.endpoints) <= 4  # three routes and GET __other__
     assert client.scard(store.keys.user_ids) <= 3

@@ -36,8 +36,8 @@ def serve(kit: Perfkit, n: int, route: str = "/a") -> None:
 
 def host_kit(data_dir: Path | str) -> Perfkit:
     kit = Perfkit(PerfkitSettings(metrics_store="host", data_dir=str(data_dir)))
-    assert isinstance(kit.fleet, HostStore)
-    kit.fleet.retry_interval = 0.0  # try the file again at every read (tests)
+    assert isinstance(kit.store, HostStore)
+    kit.store.retry_interval = 0.0  # try the file again at every read (tests)
     return kit
 
 

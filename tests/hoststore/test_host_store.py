@@ -20,8 +20,8 @@ import pytest
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.metrics.record import RequestRecord
-from perfkit.metrics.redis_codec import delta_ops
 from perfkit.metrics.registry import Registry
+from perfkit.metrics.stores.codec import delta_ops
 from perfkit.metrics.stores.host import HostStore, host_store_path
 from perfkit.metrics.stores.host_codec import KEYS
 from perfkit.metrics.stores.host_db import HostDb
@@ -176,8 +176,8 @@ def test_reset_forgets_the_hosts_figures(tmp_path: Path) -> None:
 
 def test_the_kit_picks_host_from_the_setting_and_states_the_scope(tmp_path: Path) -> None:
     kit = Perfkit(PerfkitSettings(metrics_store="host", data_dir=str(tmp_path)))
-    assert isinstance(kit.fleet, HostStore)
-    assert kit.fleet.path == host_store_path(str(tmp_path))
+    assert isinstance(kit.store, HostStore)
+    assert kit.store.path == host_store_path(str(tmp_path))
     kit.record_request("GET", "/a", 200, 0.01)
     snap = kit.snapshot()
     assert (snap["scope"], snap["scope_note"]) == ("host", None)
@@ -188,7 +188,7 @@ def test_the_kit_picks_host_from_the_setting_and_states_the_scope(tmp_path: Path
 
 def test_one_process_gets_memory_and_says_process(tmp_path: Path) -> None:
     kit = Perfkit(PerfkitSettings(data_dir=str(tmp_path)))
-    assert kit.fleet is None
+    assert kit.store is None
     snap = kit.snapshot()
     assert (snap["scope"], snap["scope_note"]) == ("process", None)
     assert not os.listdir(tmp_path)  # nothing was created
@@ -210,7 +210,7 @@ def test_wsgi_multiprocess_moves_auto_to_the_host_store(tmp_path: Path) -> None:
     kit = Perfkit(PerfkitSettings(data_dir=str(tmp_path)))
     wrapped = PerfkitMiddleware(app, kit)
     call(wrapped, multiprocess=True)
-    assert isinstance(kit.fleet, HostStore)
+    assert isinstance(kit.store, HostStore)
     kit.registry.drain()
     snap = kit.snapshot()
     assert snap["scope"] == "host" and snap["requests"]["summary"]["count"] == 1
@@ -226,7 +226,7 @@ def test_memory_with_several_workers_says_so_once(
         call(wrapped, multiprocess=True)
         other = PerfkitMiddleware(app, kit)
         call(other, multiprocess=True)
-    assert kit.fleet is None
+    assert kit.store is None
     lines = [r.getMessage() for r in caplog.records if "own figures" in r.getMessage()]
     assert len(lines) == 1, lines
     assert "PERFKIT_METRICS_STORE" in lines[0]

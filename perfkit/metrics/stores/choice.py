@@ -59,7 +59,7 @@ def choose_store(
             raise ConfigError(
                 "the Redis metrics store needs PERFKIT_REDIS_URL (settings.redis_url)"
             )
-        from ..redis_store import RedisStore
+        from .redis import RedisStore
 
         store = RedisStore(
             registry, settings.redis_url, settings.redis_namespace, settings.flush_interval, clock
@@ -101,7 +101,7 @@ def _local_or_host(
         os.path.join(settings.data_dir, "metrics.json") if choice == "file" else None
     )
     if path and saver is None:
-        from ..file_store import FileStore
+        from .file import FileStore
 
         saver = FileStore(registry, path, settings.flush_interval, clock)
     name = "file" if path else "memory"

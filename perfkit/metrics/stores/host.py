@@ -27,17 +27,20 @@ import secrets
 import socket
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._forks import after_fork_in_child
 from ...clock import Clock, SystemClock
+from ...fleet import WORKER_FAMILIES, process_figures
 from ..families import MetricFamily
-from ..redis_codec import delta_ops
-from ..redis_store import _WORKER_FAMILIES, _process_figures
 from ..registry import Registry
 from ..state import merge_into
+from .codec import delta_ops
 from .host_codec import KEYS, cap_new_names, registry_from
 from .host_db import SCHEMA, HostDb, HostDbError
+
+if TYPE_CHECKING:
+    from ...fleet import Fleet
 
 __all__ = ["HostStore", "host_store_path"]
 
@@ -61,6 +64,7 @@ class HostStore:
     """
 
     scope_when_healthy = "host"
+    component: str | None = "fleet"  # its snapshot section
 
     def __init__(
         self,
@@ -111,6 +115,16 @@ class HostStore:
         self._stop = threading.Event()
 
     @property
+    def fleet(self) -> Fleet | None:
+        return None  # no cross-process claims or host-sample exchange (yet)
+
+    def view(self) -> Registry:
+        return self.fleet_registry()
+
+    def local(self) -> Registry:
+        return self.local_registry()
+
+    @property
     def scope(self) -> str:
         """``host`` while the file works, ``process`` (this worker's own figures) after a fault."""
         return "host" if self.fault is None else "process"
@@ -151,7 +165,7 @@ class HostStore:
             "id": self.process_id,
             "host": self.host,
             "pid": self.pid,
-            "figures": {"in_progress": self.registry.in_progress, **_process_figures()},
+            "figures": {"in_progress": self.registry.in_progress, **process_figures()},
         }
         self.db.apply(
             worker,
@@ -307,7 +321,7 @@ class HostStore:
         size = MetricFamily("perfkit_host_store_bytes", "gauge", "Size of the host store file.")
         size.add(self.db.size_bytes())
         families = [flushes, workers, size]
-        for name, kind, help_text, field in _WORKER_FAMILIES:
+        for name, kind, help_text, field in WORKER_FAMILIES:
             family = MetricFamily(name, kind, help_text)
             for worker in self.workers:
                 if field in worker:

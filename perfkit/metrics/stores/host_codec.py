@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from ...clock import Clock
 from ...config import PerfkitSettings
-from ..redis_codec import (
+from ..registry import Registry
+from ..routes import OTHER
+from ..state import fold_into_other, merge_endpoint
+from ..stats import DurationStats, EndpointStats
+from .codec import (
     Keys,
     fill_endpoint,
     fill_minute,
@@ -19,10 +23,6 @@ from ..redis_codec import (
     query_from,
     recent,
 )
-from ..registry import Registry
-from ..routes import OTHER
-from ..state import fold_into_other, merge_endpoint
-from ..stats import DurationStats, EndpointStats
 from .host_db import HostDb, Snapshot
 
 __all__ = ["KEYS", "cap_new_names", "registry_from"]

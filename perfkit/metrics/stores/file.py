@@ -12,19 +12,25 @@ import json
 import logging
 import os
 import threading
+from typing import Any
 
-from .._atomic import write_atomically
-from ..clock import Clock, SystemClock
-from .registry import Registry
-from .state import from_state, merge_into, to_state
+from ..._atomic import write_atomically
+from ...clock import Clock, SystemClock
+from ..registry import Registry
+from ..state import from_state, merge_into, to_state
+from .memory import MemoryStore
 
 __all__ = ["FileStore"]
 
 _log = logging.getLogger("perfkit.store")
 
 
-class FileStore:
-    """Saves the registry every `interval` seconds and at stop; loads it at start.
+class FileStore(MemoryStore):
+    """The memory store, saved every `interval` seconds and at stop, loaded at start.
+
+    Reads are the registry itself (so they never go backwards); a save takes
+    the whole state under the registry's lock, and loading merges the saved
+    figures in once per registry.
 
     Args:
         registry: the registry to save and to load into.
@@ -32,10 +38,12 @@ class FileStore:
         interval: seconds between saves while started.
     """
 
+    component: str | None = "store"
+
     def __init__(
         self, registry: Registry, path: str, interval: float = 5.0, clock: Clock | None = None
     ) -> None:
-        self.registry = registry
+        super().__init__(registry)
         self.path = path
         self.interval = interval
         self.clock: Clock = clock or SystemClock()
@@ -73,6 +81,14 @@ class FileStore:
         self.loaded = True
         return True
 
+    def flush(self) -> bool:
+        try:
+            self.save()
+        except OSError as exc:
+            _log.warning("perfkit could not save its metrics to %s: %s", self.path, exc)
+            return False
+        return True
+
     def save(self) -> None:
         with self._lock:
             data = json.dumps(to_state(self.registry), separators=(",", ":")).encode()
@@ -106,7 +122,7 @@ class FileStore:
         except OSError as exc:
             _log.warning("perfkit could not save its metrics to %s: %s", self.path, exc)
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> dict[str, Any] | None:
         return {
             "path": self.path,
             "saves": self.saves,

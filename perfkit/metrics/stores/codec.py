@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .registry import MinuteBucket, QueryStats, Registry, _Tally
-from .sketch import QuantileSketch
-from .stats import DurationStats, EndpointStats
+from ..registry import MinuteBucket, QueryStats, Registry, _Tally
+from ..sketch import QuantileSketch
+from ..stats import DurationStats, EndpointStats
 
 __all__ = ["Keys", "delta_ops", "fill_stats", "text", "texts"]
 
@@ -40,7 +40,6 @@ class Keys:
         self.slow_queries = p + "slowq"
         self.request_minutes = p + "rminutes"
         self.query_minutes = p + "qminutes"
-        self.processes = p + "procs"
         self.user_ids = p + "userids"
         self.organization_ids = p + "orgids"
 
@@ -58,12 +57,6 @@ class Keys:
 
     def query_minute(self, minute: int) -> str:
         return f"{self.prefix}qm:{minute}"
-
-    def process(self, process_id: str) -> str:
-        return self.prefix + "proc:" + process_id
-
-    def notified(self, name: str) -> str:
-        return self.prefix + "notified:" + name
 
 
 def _num(value: float) -> str:
