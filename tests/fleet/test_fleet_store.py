@@ -6,6 +6,7 @@ import math
 import random
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,10 @@ def test_redis_outage_keeps_the_delta_and_completes_after(
     start()
     for _ in range(25):
         kit.record_request("GET", "/o", 200, 0.01)
-    assert store.flush()
+    deadline = time.monotonic() + 10  # a restarted Redis answers "loading" until its AOF is read
+    while not store.flush():
+        assert time.monotonic() < deadline, store.last_error
+        time.sleep(0.05)
     fleet, _ = store.load()
     assert fleet.endpoints[("GET", "/o")].count == 175
 

@@ -25,6 +25,7 @@ from perfkit.metrics.stores.codec import delta_ops
 from perfkit.metrics.stores.host import HostStore, host_store_path
 from perfkit.metrics.stores.host_codec import KEYS
 from perfkit.metrics.stores.host_db import HostDb
+from perfkit.metrics.stores.memory import MemoryStore
 from perfkit.wsgi import PerfkitMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,7 +189,7 @@ def test_the_kit_picks_host_from_the_setting_and_states_the_scope(tmp_path: Path
 
 def test_one_process_gets_memory_and_says_process(tmp_path: Path) -> None:
     kit = Perfkit(PerfkitSettings(data_dir=str(tmp_path)))
-    assert kit.store is None
+    assert isinstance(kit.store, MemoryStore)
     snap = kit.snapshot()
     assert (snap["scope"], snap["scope_note"]) == ("process", None)
     assert not os.listdir(tmp_path)  # nothing was created
@@ -226,7 +227,7 @@ def test_memory_with_several_workers_says_so_once(
         call(wrapped, multiprocess=True)
         other = PerfkitMiddleware(app, kit)
         call(other, multiprocess=True)
-    assert kit.store is None
+    assert isinstance(kit.store, MemoryStore)
     lines = [r.getMessage() for r in caplog.records if "own figures" in r.getMessage()]
     assert len(lines) == 1, lines
     assert "PERFKIT_METRICS_STORE" in lines[0]
