@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from ..errors import CacheBackendError
 from .flight import AsyncFlights, ThreadFlights, poll_delays, redis_lock
-from .keys import MAX_KEY_LENGTH, function_name, key_builder, validate_key
+from .keys import MAX_KEY_LENGTH, function_identity, key_builder, validate_key
 from .manager import MISSING, check_ttl
 from .stale import Refreshes, envelope, open_envelope
 
@@ -91,7 +91,8 @@ def cached(
 
     Args:
         ttl: seconds to keep a result (default: the cache's default_ttl; 0: forever).
-        key_prefix: the name part of the keys (default: ``module.qualname``).
+        key_prefix: the name part of the keys (default: the function's identity,
+            ``module.qualname`` plus, for closures, a digest of what they captured).
         cache: a `CacheManager`; default: ``perfkit.get_kit().cache``, looked up at call time.
         key: ``key(*args, **kwargs) -> str`` builds the argument part of the key yourself.
         unless: when ``unless()`` is true, the call bypasses the cache.
@@ -121,7 +122,7 @@ def cached(
     def decorate(func: F) -> F:
         if isinstance(func, (classmethod, staticmethod)):
             raise TypeError("put @cached below @classmethod/@staticmethod, not above")
-        name = key_prefix or function_name(func)
+        name = key_prefix or function_identity(func)
         try:
             signature: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):
@@ -154,7 +155,7 @@ def cached(
             """Store `value`; the serialised copy for the waiters (None: not cached)."""
             if value is None and not cache_none:
                 return None
-            data = c.encode(value)  # TypeError for an unserialisable result: a caller bug
+            data = c.encode(value, k)  # TypeError for an unserialisable result: a caller bug
             life = ttl_for(c)
             # redis mode: the failure is counted and logged by the manager; the result still returns
             with contextlib.suppress(CacheBackendError):
@@ -194,9 +195,9 @@ def cached(
                 _release(claim)
             _REFRESHES.done(f"{id(c)}:{k}")
 
-        def share(leader: bool, c: CacheManager, outcome: tuple[Any, bytes | None]) -> Any:
+        def share(leader: bool, c: CacheManager, k: str, outcome: tuple[Any, bytes | None]) -> Any:
             value, data = outcome
-            return value if leader or data is None else c.serializer.loads(data)
+            return value if leader or data is None else c.decode(k, data)
 
         def compute_steps(
             c: CacheManager, k: str
@@ -209,7 +210,7 @@ def cached(
             """
             found = peek(c, k)  # a flight that just ended stored it before leaving
             if found is not MISSING:
-                return found, c.encode(found)
+                return found, c.encode(found, k)
             client = c.lock_client()
             waits = poll_delays(lock_ttl)
             while client is not None:
@@ -221,14 +222,14 @@ def cached(
                     try:
                         found = peek(c, k)
                         if found is not MISSING:
-                            return found, c.encode(found)
+                            return found, c.encode(found, k)
                         value = yield CALL
                         return value, remember(c, k, value)
                     finally:
                         _release(lock)
                 found = peek(c, k)
                 if found is not MISSING:
-                    return found, c.encode(found)
+                    return found, c.encode(found, k)
                 delay = waits()
                 if delay is None:
                     break  # the holder is too slow or gone: compute ourselves
@@ -278,7 +279,7 @@ def cached(
                 leader, outcome = await _TASKS.do(
                     f"{id(c)}:{k}", lambda: compute_async(c, k, args, kwargs)
                 )
-                return share(leader, c, outcome)
+                return share(leader, c, k, outcome)
 
             wrapper: Any = async_wrapper
         else:
@@ -321,7 +322,7 @@ def cached(
                     finally:
                         end_refresh(c, k, claim)
                 leader, outcome = _THREADS.do(f"{id(c)}:{k}", lambda: compute(c, k, args, kwargs))
-                return share(leader, c, outcome)
+                return share(leader, c, k, outcome)
 
             wrapper = sync_wrapper
 

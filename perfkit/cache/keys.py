@@ -1,7 +1,8 @@
 """Cache keys: validation of user keys and keys built from a call's arguments.
 
 A call's key is ``<name>:<arguments>`` where `name` is the key prefix or the
-function's qualified name and `arguments` is a canonical JSON text of the
+function's identity (`function_identity`: ``module.qualname``, plus a digest of
+what a closure captured) and `arguments` is a canonical JSON text of the
 arguments bound through the signature: defaults are applied, keyword order is
 irrelevant and ``1``, ``1.0``, ``True`` and ``"1"`` give different keys.
 A key longer than `MAX_BUILT_KEY_LENGTH` keeps its name and replaces the
@@ -16,6 +17,7 @@ import enum
 import hashlib
 import inspect
 import json
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
@@ -24,6 +26,7 @@ from typing import Any
 __all__ = [
     "MAX_BUILT_KEY_LENGTH",
     "MAX_KEY_LENGTH",
+    "function_identity",
     "function_key",
     "function_name",
     "key_builder",
@@ -72,6 +75,59 @@ def function_name(func: Callable[..., Any]) -> str:
     module = getattr(func, "__module__", None) or "?"
     qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
     return f"{module}.{qualname}"
+
+
+_seen_lock = threading.Lock()
+_decorations: dict[str, int] = {}  # identity -> times decorated with uncomparable captures
+
+
+def function_identity(func: Callable[..., Any]) -> str:
+    """The name part of `func`'s keys: one per function, the same in every process.
+
+    ``module.qualname`` for a plain function (keys unchanged). Functions that
+    share a qualname but not their behaviour get a suffix:
+
+    - a closure (``make(2)`` and ``make(3)`` from one factory) adds a digest of
+      the values it captured (functions by their own name), so equal captures
+      share entries across processes and different ones never mix;
+    - a ``<lambda>`` adds its line;
+    - captures that cannot be compared (objects) add the decoration's number
+      among decorations of that identity in this process (``#1``, ``#2``…), so
+      they never share; processes that build them in one order agree.
+    """
+    base = function_name(func)
+    code = getattr(func, "__code__", None)
+    parts: list[str] = []
+    if code is not None and "<lambda>" in base:
+        parts.append(f"L{code.co_firstlineno}")
+    cells = getattr(func, "__closure__", None) or ()
+    if cells:
+        try:
+            captured = [_captured(cell) for cell in cells]
+        except TypeError:
+            captured = None
+        if captured is not None:
+            names = list(getattr(code, "co_freevars", ()))
+            digest = hashlib.sha256(_canonical([names, captured]).encode()).hexdigest()[:12]
+            parts.append(digest)
+        else:
+            identity = base + ("~" + "~".join(parts) if parts else "")
+            with _seen_lock:
+                number = _decorations.get(identity, 0)
+                _decorations[identity] = number + 1
+            if number:
+                parts.append(f"#{number}")
+    return base + ("~" + "~".join(parts) if parts else "")
+
+
+def _captured(cell: Any) -> Any:
+    try:
+        value = cell.cell_contents
+    except ValueError:  # not assigned yet (a recursive closure)
+        return {"empty": True}
+    if callable(value) and hasattr(value, "__qualname__"):
+        return {"fn": function_name(value)}
+    return normalize_arg(value, "a captured variable")
 
 
 def normalize_arg(value: Any, where: str = "argument") -> Any:

@@ -17,7 +17,14 @@ from .breaker import CircuitBreaker
 from .component import CacheComponent
 from .keys import validate_key
 from .routing import Router
-from .serializers import JsonSerializer, PickleSerializer, Serializer, make_serializer
+from .serializers import (
+    JsonSerializer,
+    PickleSerializer,
+    Serializer,
+    decode_for,
+    encode_for,
+    make_serializer,
+)
 from .stats import CacheStats
 
 __all__ = ["MISSING", "CacheManager"]
@@ -125,20 +132,28 @@ class CacheManager(CacheComponent):
         self._fell_back = self.router.fell_back
 
     # ------------------------------------------------------------ values
-    def encode(self, value: Any) -> bytes:
-        """`value` serialised; `TypeError` when the serializer cannot encode it."""
-        return self.serializer.dumps(value)
+    def encode(self, value: Any, key: str) -> bytes:
+        """`value` serialised for `key`; `TypeError` when the serializer cannot encode it.
 
-    def _memory_payload(self, value: Any, data: bytes | None = None) -> object:
+        A signing serializer binds the bytes to `key` and the namespace: they
+        decode under that key only (`decode`).
+        """
+        return encode_for(self.serializer, value, f"{self.namespace}\0{key}")
+
+    def decode(self, key: str, data: bytes) -> Any:
+        """What `encode` produced for `key`; `ValueError` for anything else."""
+        return decode_for(self.serializer, data, f"{self.namespace}\0{key}")
+
+    def _memory_payload(self, key: str, value: Any, data: bytes | None = None) -> object:
         if self._fast and type(value) in _IMMUTABLE:
             return value
-        return self.encode(value) if data is None else data
+        return self.encode(value, key) if data is None else data
 
     def _decode(self, key: str, payload: object) -> Any:
         if type(payload) is not bytes:
             return payload
         try:
-            return self.serializer.loads(payload)
+            return self.decode(key, payload)
         except Exception as exc:  # planted, corrupt or foreign data is a miss, never a crash
             self.stats.error(fallback=False)
             self.log.report(f"decoding {key!r}", exc, traceback=False)
@@ -187,7 +202,7 @@ class CacheManager(CacheComponent):
         """
         r = self.remote()
         if r is not None:
-            data = self.encode(value) if data is None else data
+            data = self.encode(value, key) if data is None else data
             try:
                 r.set(key, data, ttl)
                 self.stats.add(sets=1)
@@ -195,9 +210,9 @@ class CacheManager(CacheComponent):
             except CacheBackendError as exc:
                 self._failed("SET", exc)
             self.journal.touch((key,))
-            self.memory.set(key, self._memory_payload(value, data), ttl)
+            self.memory.set(key, self._memory_payload(key, value, data), ttl)
         else:
-            payload = self._memory_payload(value, data)
+            payload = self._memory_payload(key, value, data)
             self._fell_back((key,), write=True)
             self.memory.set(key, payload, ttl)
         self.stats.add(sets=1)
@@ -295,7 +310,7 @@ class CacheManager(CacheComponent):
         encoded: dict[str, bytes] = {}
         for k, v in items.items():
             try:
-                encoded[k] = self.encode(v)
+                encoded[k] = self.encode(v, k)
             except TypeError as exc:
                 raise TypeError(f"value for key {k!r}: {exc}") from None
         r = self.remote()
@@ -309,7 +324,9 @@ class CacheManager(CacheComponent):
             self.journal.touch(items)
         else:
             self._fell_back(items, write=True)
-        self.memory.set_many({k: self._memory_payload(v) for k, v in items.items()}, life)
+        self.memory.set_many(
+            {k: self._memory_payload(k, v, encoded.get(k)) for k, v in items.items()}, life
+        )
         self.stats.add(sets=len(items))
 
     def clear_prefix(self, prefix: str) -> int:

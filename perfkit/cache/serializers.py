@@ -6,8 +6,9 @@
 ``{"__pk__": tag, "v": ...}``. An aware datetime comes back with the same
 instant and UTC offset (a fixed-offset tzinfo, not the zone name).
 `PickleSerializer` handles any picklable value and signs every payload with
-HMAC-SHA256, so a value written by someone without the key is refused and
-never unpickled.
+HMAC-SHA256 over the cache key and the value, so a value written by someone
+without the key is refused and never unpickled, and a signed value copied to
+another key (or namespace) is refused there too.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ class Serializer(Protocol):
 
     def loads(self, data: bytes) -> Any:
         """Decode what `dumps` produced; `ValueError` for anything else."""
+
+
+def encode_for(serializer: Serializer, value: Any, where: str) -> bytes:
+    """`value` encoded for the cache key `where` (bound to it when the serializer signs)."""
+    dumps_for = getattr(serializer, "dumps_for", None)
+    return serializer.dumps(value) if dumps_for is None else bytes(dumps_for(value, where))
+
+
+def decode_for(serializer: Serializer, data: bytes, where: str) -> Any:
+    """What `encode_for` produced for the same key `where`."""
+    loads_for = getattr(serializer, "loads_for", None)
+    return serializer.loads(data) if loads_for is None else loads_for(data, where)
 
 
 class SignatureError(ValueError):
@@ -135,7 +148,11 @@ class JsonSerializer:
 
 
 class PickleSerializer:
-    """Pickle, signed: ``HMAC-SHA256(key, pickle) + pickle``; unsigned data is refused.
+    """Pickle, signed: ``HMAC-SHA256(secret, where + pickle) + pickle``; unsigned data is refused.
+
+    `where` is the cache key with its namespace (`dumps_for`/`loads_for`, which
+    `CacheManager` uses), so a payload moved to another key fails its check.
+    Plain `dumps`/`loads` sign for an empty `where`.
 
     Args:
         signing_key: the secret shared by every process that reads the cache.
@@ -154,22 +171,38 @@ class PickleSerializer:
             )
         self._key = signing_key
 
-    def _mac(self, data: bytes) -> bytes:
-        return hmac.new(self._key, data, hashlib.sha256).digest()
+    def _mac(self, data: bytes, where: str = "") -> bytes:
+        mac = hmac.new(self._key, digestmod=hashlib.sha256)
+        label = where.encode("utf-8", "surrogatepass")
+        mac.update(len(label).to_bytes(4, "big"))  # length first: no (key, data) pair collides
+        mac.update(label)
+        mac.update(data)
+        return mac.digest()
 
     def dumps(self, value: Any) -> bytes:
+        return self.dumps_for(value, "")
+
+    def loads(self, data: bytes) -> Any:
+        return self.loads_for(data, "")
+
+    def dumps_for(self, value: Any, where: str) -> bytes:
+        """`value` pickled and signed for the key `where`."""
         try:
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
             raise TypeError(
                 f"a value of type {type(value).__name__} cannot be pickled: {exc}"
             ) from None
-        return self._mac(data) + data
+        return self._mac(data, where) + data
 
-    def loads(self, data: bytes) -> Any:
+    def loads_for(self, data: bytes, where: str) -> Any:
+        """The value, if `data` was signed by this secret for the key `where`."""
         mac, body = data[: self._MAC_SIZE], data[self._MAC_SIZE :]
-        if len(mac) != self._MAC_SIZE or not hmac.compare_digest(mac, self._mac(body)):
-            raise SignatureError("cached pickle has no valid signature; refused")
+        if len(mac) != self._MAC_SIZE or not hmac.compare_digest(mac, self._mac(body, where)):
+            raise SignatureError(
+                "cached pickle has no valid signature for this key (planted, or moved "
+                "from another key); refused"
+            )
         return pickle.loads(body)  # authenticated above: only our own writes get here
 
 
