@@ -29,6 +29,7 @@ from .metrics.snapshot import iso, performance_summary, queries_section, request
 
 if TYPE_CHECKING:
     from .metrics.stores.base import Store
+    from .web.listener import AdminListener
 
 __all__ = ["Perfkit", "get_kit", "set_default_kit"]
 
@@ -140,6 +141,8 @@ class Perfkit(KitParts):
         _ = self.alerts, self.system
         if self.settings.database_url and self.settings.backup_schedule:
             _ = self.backup_scheduler  # the daily backup at backup_hour:backup_minute
+        if self.settings.admin_port and "admin_listener" not in self.components:
+            self.serve()  # PERFKIT_ADMIN_PORT: the perfkit surface on its own port
         with self._lock:
             if self._started:
                 return self
@@ -167,6 +170,8 @@ class Perfkit(KitParts):
         """Stop background work; safe to call more than once."""
         with self._lock:
             if not self._started:
+                # kit.serve() runs without start(): its listener still closes here
+                call_optional(self.components.get("admin_listener"), "stop")
                 return
             self._started = False
             components = list(self.components.values())
@@ -444,6 +449,18 @@ class Perfkit(KitParts):
         openmetrics = choose_format(accept)
         body = render(self.collect(), openmetrics=openmetrics)
         return (OPENMETRICS_CONTENT_TYPE if openmetrics else PROMETHEUS_CONTENT_TYPE), body
+
+    def serve(self, port: int | None = None, host: str | None = None) -> AdminListener:
+        """Serve the whole perfkit surface (dashboard, API, metrics, health) on its own port.
+
+        A small threaded HTTP server in this process, at the root and under the
+        prefix alike. Under several workers, one per host holds the port and any
+        other takes over when it dies. Defaults: ``settings.admin_port`` and
+        ``settings.admin_host`` (127.0.0.1). `kit.stop()` closes it.
+        """
+        from .web.listener import serve_admin
+
+        return serve_admin(self, port, host)
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """The HTTP API as a standalone WSGI app (mount it anywhere; paths are relative)."""

@@ -25,6 +25,7 @@ CLIENT_CLOSED = 499  # nginx's code for "client closed the connection before the
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 _app_log = logging.getLogger("perfkit.app")
+_HEALTH_PATHS = ("/health", "/health/live", "/health/ready")
 
 
 class _RequestIds:
@@ -73,6 +74,7 @@ class RequestCore:
     ) -> None:
         self.kit = kit
         self.prefix = kit.settings.prefix
+        self.prefix_on_app = kit.settings.prefix_on_app
         self.route_name = route_name
         self.identify = identify
         if exclude is None or callable(exclude):
@@ -108,7 +110,10 @@ class RequestCore:
 
     def is_perfkit_path(self, path: str) -> bool:
         prefix = self.prefix
-        return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
+        if not (path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")):
+            return False
+        # PERFKIT_PREFIX_ON_APP=false: only health stays on the app's port (load balancers)
+        return self.prefix_on_app or path[len(prefix) :].rstrip("/") in _HEALTH_PATHS
 
     def is_excluded(self, path: str) -> bool:
         return self.exclude is not None and bool(self.exclude(path))
