@@ -3,6 +3,12 @@
 ``/users/123/orders/9f1c...`` becomes ``/users/{id}/orders/{uuid}``: numeric
 ids, UUIDs, long hex/hash ids and dates become placeholders, so one endpoint
 is one series whatever ids its URLs carry.
+
+Endpoint names are public (labels on ``/metrics``), so whatever looks like a
+secret or an address becomes a placeholder too: JWTs and other opaque tokens
+(``{token}``) and e-mail addresses (``{email}``). Readable segments stay as
+they are (``/blog/my-first-post``, ``/docs/GettingStarted``): they name a page,
+and the series cap bounds how many of them are kept.
 """
 
 from __future__ import annotations
@@ -31,11 +37,23 @@ _SEGMENT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "{date}",
     ),
-    # hashes, object ids, hex tokens: 16+ hex characters with at least one digit
-    (re.compile(r"(?=[a-fA-F]*\d)[0-9a-fA-F]{16,}"), "{hash}"),
-    # opaque tokens (base64/base62 ids): 20+ characters mixing letters and digits
-    (re.compile(r"(?=[A-Za-z_-]*\d)(?=[0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}={0,2}"), "{token}"),
+    # hashes, object ids, hex tokens: 16+ hex characters (no word is made of a-f alone)
+    (re.compile(r"[0-9a-fA-F]{16,}"), "{hash}"),
 )
+
+# found anywhere in a segment: a JOSE header (every JWT, JWS and JWE starts with the
+# base64url of '{"'), or an address (user@host, also percent-encoded)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}")
+_EMAIL = re.compile(r"[^@\s]@[^@\s]|[^\s]%40[^\s]", re.IGNORECASE)
+
+# opaque tokens (base64, base64url, base62): 20+ such characters with a digit or a capital
+_TOKEN = re.compile(r"(?=.*[0-9A-Z])[A-Za-z0-9_+-]+={0,2}")
+_MIN_TOKEN = 20
+# a readable run between separators: a number, or words (an acronym first, then
+# capitalised words, a version digit or two at the end): my, post, GettingStarted, HTTPServer, mp4
+_READABLE_RUN = re.compile(r"\d+|(?:[A-Z]{2,5}|[A-Z]?[a-z]{2,}|[a-z])(?:[A-Z][a-z]{2,})*\d{0,4}")
+_SEPARATORS = re.compile(r"[-_+.=]")
+CUT = "..."  # the marker of a path cut at max_path_length
 
 
 def normalize_method(method: str) -> str:
@@ -51,7 +69,24 @@ def template_segment(segment: str) -> str:
     for pattern, placeholder in _SEGMENT_RULES:
         if pattern.fullmatch(segment):
             return placeholder
-    return segment
+    return _secret_placeholder(segment) or segment
+
+
+def _secret_placeholder(segment: str) -> str | None:
+    if "eyJ" in segment and _JWT.search(segment):
+        return "{token}"
+    if ("@" in segment or "%" in segment) and _EMAIL.search(segment):
+        return "{email}"
+    if len(segment) >= _MIN_TOKEN and _TOKEN.fullmatch(segment) and not _readable(segment):
+        return "{token}"
+    return None
+
+
+def _readable(segment: str) -> bool:
+    """Whether every run between separators reads as words or a number (not random)."""
+    return all(
+        not run or _READABLE_RUN.fullmatch(run) for run in _SEPARATORS.split(segment.rstrip("="))
+    )
 
 
 class RouteTemplater:
@@ -87,7 +122,14 @@ class RouteTemplater:
         path = path[: limit * 4]  # bounds the regex work on enormous paths
         if not path.startswith("/"):
             path = "/" + path
-        result = "/".join(template_segment(segment) for segment in path.split("/"))
+        segments = [template_segment(segment) for segment in path.split("/")]
+        if path.endswith(CUT):
+            # the middleware cut this path inside its last segment: what is left of it
+            # could be the start of a token or an address, which no rule can tell
+            segments[-1] = CUT
+        result = "/".join(segments)
         if len(result) > limit:
-            result = result[: limit - 3] + "..."  # the marker never matches a placeholder rule
+            # cut between segments, never inside one: a part of a segment could be
+            # what is left of a secret, or look like one when templated again
+            result = result[: limit - len(CUT)].rsplit("/", 1)[0] + "/" + CUT
         return result

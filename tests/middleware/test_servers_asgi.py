@@ -165,11 +165,11 @@ def test_non_utf8_and_enormous_paths_are_recorded_without_a_crash(
     assert delta.pop(("GET", "/echo/é\ufffd", "200")) == 1
     assert delta.pop(("GET", "/plain", "200")) == 1
     if answer.startswith(b"HTTP/1.1 200"):
-        [raw_key] = [k for k in delta if not k[1].startswith("/echo/bbbb")]
+        [raw_key] = [k for k in delta if k[1] != "/echo/..."]
         assert delta.pop(raw_key) == 1
     [(method, endpoint, status)] = delta
     assert (method, status) == ("GET", "200")
-    assert endpoint.startswith("/echo/bbbb") and len(endpoint) <= MAX_PATH + 3
+    assert endpoint == "/echo/..."  # the cut segment is dropped: it could be part of a token
 
 
 def test_odd_methods_are_recorded_under_a_bounded_name(server: client.SubprocessServer) -> None:

@@ -186,7 +186,7 @@ def test_non_utf8_and_enormous_paths_are_recorded_without_a_crash(server: Served
         assert delta.pop(("GET", "/echo/\ufffd\ufffd", "200")) == 1
     [(method, endpoint, status)] = delta  # only the huge path is left
     assert (method, status, delta[(method, endpoint, status)]) == ("GET", "200", 1)
-    assert endpoint.startswith("/echo/aaaa") and len(endpoint) <= MAX_PATH + 3
+    assert endpoint == "/echo/..."  # the cut segment is dropped: it could be part of a token
 
 
 def test_odd_methods_are_recorded_under_a_bounded_name(server: Served) -> None:
