@@ -42,16 +42,25 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+_COMPANIONS = ("-journal", "-wal", "-shm")
+
+
 @contextlib.contextmanager
 def temp_path(directory: Path, stem: str) -> Iterator[Path]:
-    """A fresh hidden file name in `directory`, removed afterwards unless renamed away."""
+    """A fresh hidden file name in `directory`, removed afterwards unless renamed away.
+
+    Its companions go too: SQLite writing into it leaves ``-journal``, ``-wal``
+    and ``-shm`` files beside it when a write fails (a full disk).
+    """
     fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=directory)
     os.close(fd)
     path = Path(name)
     try:
         yield path
     finally:
-        path.unlink(missing_ok=True)
+        for leftover in (path, *(path.with_name(path.name + s) for s in _COMPANIONS)):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

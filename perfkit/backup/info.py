@@ -110,13 +110,38 @@ def read_metadata(meta: Path) -> tuple[BackupInfo, dict[str, Any]] | None:
     return info, body
 
 
-def free_name(directory: Path, prefix: str, when: datetime, extension: str) -> str:
-    """The first ``backup_filename`` not yet used in `directory` (``_1``, ``_2``... on clashes)."""
-    for n in range(1000):
-        name = backup_filename(prefix, when, extension, n)
-        if not (directory / name).exists() and not metadata_path(directory / name).exists():
-            return name
-    raise BackupError(f"too many backups named {prefix!r} in the same second")
+def free_name(
+    directory: Path, prefix: str, when: datetime, extension: str, issued: int = -1
+) -> tuple[str, int]:
+    """A ``backup_filename`` never used in `directory`, and its number.
+
+    The number is one past the highest already used for this prefix and second
+    (by any file, or `issued`, the last one this process handed out), never the
+    first free one: once rotation deletes ``_0``, the next backup of that second
+    must not be named ``_0`` again, or two different backups bear one name.
+    """
+    first = backup_filename(prefix, when, "", 0)
+    highest = issued
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            n = _number(entry.name, first)
+            if n is not None:
+                highest = max(highest, n)
+    n = highest + 1
+    if n >= 100_000:
+        raise BackupError(f"too many backups named {prefix!r} in the same second")
+    return backup_filename(prefix, when, extension, n), n
+
+
+def _number(name: str, first: str) -> int | None:
+    """The ``_n`` of `name` if it is a backup (or its metadata) named after `first`."""
+    if not name.startswith(first):
+        return None
+    rest = name[len(first) :]
+    if rest.startswith("_"):
+        digits = rest[1:].split(".", 1)[0]
+        return int(digits) if digits.isdigit() else None
+    return 0 if rest.startswith(".") else None
 
 
 def list_entries(directory: Path) -> list[tuple[BackupInfo, dict[str, Any]]]:

@@ -26,6 +26,7 @@ from ._io import (
 from .base import BackupStrategy, Progress, no_progress, strategy_for_url
 from .info import (
     BackupInfo,
+    backup_filename,
     check_filename,
     check_prefix,
     free_name,
@@ -87,6 +88,7 @@ class DatabaseBackup(BackupObserver):
         self.strategy.check_level = check
         self.backup_dir = Path(backup_dir)
         self.max_backups = max_backups
+        self._issued: dict[str, int] = {}  # the last name number given out, per second
         self.compress = bool(compress)
         self.compress_level = compress_level
         self._key = key_bytes(encryption_key)
@@ -131,7 +133,11 @@ class DatabaseBackup(BackupObserver):
         extension = (
             self.strategy.extension + (".gz" if gzip else "") + (".enc" if self._key else "")
         )
-        filename = free_name(self.backup_dir, prefix, when, extension)
+        stamp = backup_filename(prefix, when, "")
+        filename, number = free_name(
+            self.backup_dir, prefix, when, extension, self._issued.get(stamp, -1)
+        )
+        self._issued = {stamp: number}  # only the current second can clash
         path = self.backup_dir / filename
         with (
             temp_path(self.backup_dir, filename) as raw,
