@@ -181,6 +181,12 @@ class KitParts:
 
     def get_recommendations(self) -> list[str]:
         """Actionable sentences from the current snapshot (`perfkit.recommendations`)."""
+        from .errors import PerfkitError
         from .recommendations import get_recommendations
 
+        if self.settings.database_url and "backups" not in self.components:
+            try:
+                _ = self.backups  # the backup advice needs the part, built on first use
+            except (PerfkitError, ImportError) as exc:
+                self.errors.report("recommendations: backups", exc)  # type: ignore[attr-defined]
         return get_recommendations(self.snapshot(), now=self.clock.time())
