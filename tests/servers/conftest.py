@@ -63,33 +63,53 @@ SERVERS: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 
+_taken: set[int] = set()
+
+
 def free_port() -> int:
+    """A port nothing listens on, never one handed out before in this session (bind(0)
+    can give a just-released port again, and twenty servers start at once)."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _taken:
+            _taken.add(port)
+            return port
 
 
 class Process:
     """One server process on a free port, its output in `log_path`."""
 
     def __init__(self, command: list[str], wrapped: bool, log_path: Path) -> None:
-        self.port = free_port()
+        self.command = command
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PERFKIT_")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
         env["MATRIX_WRAPPED"] = "1" if wrapped else "0"
+        env["MATRIX_DATA_DIR"] = str(log_path.parent)
+        self.env = env
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        self.port = free_port()
         self.proc = subprocess.Popen(
-            [part.format(port=self.port) for part in command],
-            cwd=HERE, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [part.format(port=self.port) for part in self.command],
+            cwd=HERE, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: workers are stopped with it
         )  # fmt: skip
 
     def ready(self) -> bool:
         if self.proc.poll() is not None:
-            raise RuntimeError(f"exited with {self.proc.returncode}:\n{self.log()}")
+            if self.restarts >= 2:
+                raise RuntimeError(f"exited with {self.proc.returncode}:\n{self.log()}")
+            self.restarts += 1  # e.g. another process took the port first: a new one
+            self._start()
+            return False
         try:
             return b"ready" in raw_http.exchange(self.port, [("GET", "/ready")], timeout=2)[0]
         except OSError:

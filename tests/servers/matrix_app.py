@@ -104,7 +104,11 @@ def _wrap() -> tuple[Any, Any]:
     from perfkit.asgi import PerfkitMiddleware as AsgiMiddleware
     from perfkit.wsgi import PerfkitMiddleware as WsgiMiddleware
 
-    kit = Perfkit(PerfkitSettings(metrics_public=True))
+    # one worker per server: the memory store, and nothing written beside the tests
+    settings = PerfkitSettings(
+        metrics_public=True, metrics_store="memory", data_dir=os.environ["MATRIX_DATA_DIR"]
+    )
+    kit = Perfkit(settings)
     return WsgiMiddleware(_bare_wsgi, kit), AsgiMiddleware(_bare_asgi, kit)
 
 
