@@ -8,6 +8,7 @@ document, so the two cannot drift apart.
 from __future__ import annotations
 
 import json
+import weakref
 from functools import lru_cache
 from typing import Any
 
@@ -377,11 +378,14 @@ def _limiter(kit: Perfkit) -> ClientRateLimiter:
     return limiter
 
 
+_read_audits: weakref.WeakKeyDictionary[Perfkit, ReadAudit] = weakref.WeakKeyDictionary()
+
+
 def _read_audit(kit: Perfkit) -> ReadAudit:
-    audit = getattr(kit, "_read_audit", None)
+    """The kit's read audit, kept beside the kit (never as an attribute patched onto it)."""
+    audit = _read_audits.get(kit)
     if audit is None or audit.interval != kit.settings.audit_read_interval:
-        audit = ReadAudit(kit.settings.audit_read_interval, kit.clock.monotonic)
-        kit._read_audit = audit  # type: ignore[attr-defined]
+        audit = _read_audits[kit] = ReadAudit(kit.settings.audit_read_interval, kit.clock.monotonic)
     return audit
 
 

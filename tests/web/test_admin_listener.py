@@ -179,6 +179,7 @@ def test_one_listener_per_host_taken_over_when_the_holder_is_killed(
         PERFKIT_PREFIX_ON_APP="false",
         PERFKIT_DATA_DIR=str(tmp_path / "data"),
         PERFKIT_MONITORING_INTERVAL="60",
+        PERFKIT_FLUSH_INTERVAL="0.2",
     )
     args = [a.replace("{port}", str(app_port)) for a in SERVERS[server]]
     log_path = tmp_path / f"{server}.log"
@@ -209,6 +210,19 @@ def test_one_listener_per_host_taken_over_when_the_holder_is_killed(
         assert status == 200 and body.startswith(b"app "), body
         assert fetch(app + "/metrics")[1].startswith(b"app ")
         assert "status" in json.loads(fetch(app + "/health/live")[1])
+
+        # its figures are the host's: every worker's requests, through the host store
+        for i in range(20):
+            assert fetch(f"http://127.0.0.1:{app_port}/work/{i}")[0] == 200
+
+        seen: list[tuple[str, int]] = []
+
+        def host_figures() -> bool:
+            snap = json.loads(fetch(admin + "/api/snapshot")[1])
+            seen.append((snap.get("scope"), snap["requests"]["summary"]["count"]))
+            return seen[-1][0] == "host" and seen[-1][1] >= 20
+
+        assert poll("the admin port shows the host's figures", host_figures), seen[-1:]
 
         os.kill(holder[0], signal.SIGKILL)
         taken = poll(
