@@ -1,1 +1,1 @@
-"""A minimal Django project wrapped by perfkit (see wsgi.py, asgi.py and monitoring.py)."""
+"""A minimal Django project monitored by perfkit (see settings.py: one app, one middleware)."""

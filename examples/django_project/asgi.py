@@ -1,4 +1,4 @@
-"""ASGI entry point, wrapped by perfkit: ``uvicorn django_project.asgi:application``."""
+"""ASGI entry point: ``uvicorn django_project.asgi:application`` (perfkit is in MIDDLEWARE)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from .monitoring import wrap_asgi
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
 
-application = wrap_asgi(get_asgi_application())
+application = get_asgi_application()

@@ -1,4 +1,4 @@
-"""Settings of the example project: no models, an in-memory SQLite database by default.
+"""Settings of the example project: perfkit's app and middleware, an in-memory SQLite database.
 
 Run it from ``examples/``::
 
@@ -14,9 +14,11 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-a-secret")
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "django_project.urls"
-# the app config instruments every database connection in ready()
-INSTALLED_APPS = ["django_project.apps.ExampleConfig"]
-MIDDLEWARE: list[str] = []
+# perfkit's app: the kit from PERFKIT below (over PERFKIT_* variables), every query timed
+INSTALLED_APPS = ["perfkit.integrations.django", "django_project.apps.ExampleConfig"]
+# first, so its time covers the rest; it also serves /perfkit/...
+MIDDLEWARE = ["perfkit.integrations.django.PerfkitMiddleware"]
+PERFKIT = {"SLOW_REQUEST_THRESHOLD": 1.0}
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",

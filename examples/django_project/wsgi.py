@@ -1,4 +1,4 @@
-"""WSGI entry point, wrapped by perfkit: ``gunicorn django_project.wsgi``."""
+"""WSGI entry point: ``gunicorn django_project.wsgi`` (perfkit is in MIDDLEWARE)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from .monitoring import wrap_wsgi
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
 
-application = wrap_wsgi(get_wsgi_application())
+application = get_wsgi_application()

@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..kit import Perfkit
 
 __all__ = ["main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "perfkit") -> argparse.ArgumentParser:
     from . import backup as backup_cmd
     from . import demo as demo_cmd
     from . import monitor as monitor_cmd
     from . import service as service_cmd
 
     parser = argparse.ArgumentParser(
-        prog="perfkit", description="Performance monitoring for Python web services."
+        prog=prog, description="Performance monitoring for Python web services."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -27,10 +31,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `perfkit` console script; returns the exit code."""
-    parser = build_parser()
+def main(
+    argv: Sequence[str] | None = None, *, kit: Perfkit | None = None, prog: str = "perfkit"
+) -> int:
+    """Entry point of the `perfkit` console script; returns the exit code.
+
+    Args:
+        argv: the arguments (``sys.argv[1:]`` when None).
+        kit: answer the service commands from this kit, in this process (no HTTP,
+            no token; ``--url``/``--token`` are then ignored), as ``manage.py perfkit`` does.
+        prog: the program name shown in help and errors.
+    """
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
+    args.kit = kit
     from ..errors import PerfkitError
     from ._client import CliError
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._json import loads as parse_json
 
-__all__ = ["ApiClient", "CliError", "add_service_options"]
+__all__ = ["ApiClient", "CliError", "LocalApiClient", "add_service_options"]
 
 DEFAULT_URL = "http://127.0.0.1:8000/perfkit"
 
@@ -51,6 +51,9 @@ class ApiClient:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ApiClient:
+        kit = getattr(args, "kit", None)
+        if kit is not None:
+            return LocalApiClient(kit)
         return cls(args.url, args.token, args.timeout)
 
     def request(
@@ -90,3 +93,29 @@ class ApiClient:
 
     def post(self, path: str, body: Any) -> Any:
         return self.json("POST", path, body)
+
+
+class LocalApiClient(ApiClient):
+    """The same calls answered by a kit in this process (``manage.py perfkit``): no HTTP,
+    no token; the caller already has the process's settings and secrets."""
+
+    def __init__(self, kit: Any) -> None:
+        super().__init__("http://in-process" + kit.settings.prefix)
+        self.kit = kit
+
+    def request(
+        self, method: str, path: str, body: Any = None, accept: str = "application/json"
+    ) -> tuple[int, bytes]:
+        from ..web.api import handle
+        from ..web.context import ApiRequest
+
+        route, _, query = path.partition("?")
+        headers = {"accept": accept}
+        data = b""
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["content-type"] = "application/json"
+        answer = handle(
+            self.kit, ApiRequest(method, route, query, headers, data, None), trusted=True
+        )
+        return answer.status, answer.body

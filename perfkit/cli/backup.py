@@ -72,7 +72,8 @@ def _manager(args: argparse.Namespace) -> Any:
     from ..backup import DatabaseBackup
     from ..config import PerfkitSettings
 
-    settings = PerfkitSettings.from_env()
+    kit = getattr(args, "kit", None)  # manage.py perfkit: the project's settings
+    settings = kit.settings if kit is not None else PerfkitSettings.from_env()
     url = args.database_url or settings.database_url
     if not url:
         raise ConfigError("no database given: pass --database-url or set PERFKIT_DATABASE_URL")

@@ -389,20 +389,28 @@ def _read_audit(kit: Perfkit) -> ReadAudit:
     return audit
 
 
-def handle(kit: Perfkit, request: ApiRequest) -> ApiResponse:
-    """Answer one API request; never raises, never leaks a traceback."""
+def handle(kit: Perfkit, request: ApiRequest, *, trusted: bool = False) -> ApiResponse:
+    """Answer one API request; never raises, never leaks a traceback.
+
+    `trusted` admits the caller as admin (``via="local"``) without a token or the
+    rate limit: for callers in this process (``manage.py perfkit``), never for a
+    request from the network.
+    """
     path = request.path.rstrip("/") or "/"
     route: Route | None = None
     grant: Grant | None = None
     try:
         route, args = build_routes().match(request.method, path)
         role = route.role(kit.settings.metrics_public)
-        if route.access != "public":
-            _limiter(kit).check(request.client or "unknown")
-        if route.signed and parts.signature_valid(kit, request):
-            grant = Grant("webhook", "signature")  # the sender knows alert_webhook_secret
-        elif role != "public":
-            grant = check_access(request, role, kit.settings, kit.authorize)
+        if trusted:
+            grant = Grant("admin", "local")  # this process: no token, no rate limit
+        else:
+            if route.access != "public":
+                _limiter(kit).check(request.client or "unknown")
+            if route.signed and parts.signature_valid(kit, request):
+                grant = Grant("webhook", "signature")  # the sender knows alert_webhook_secret
+            elif role != "public":
+                grant = check_access(request, role, kit.settings, kit.authorize)
         if route.body is not None and len(request.body) > 64 * 1024:
             raise ApiError(413, "payload_too_large", "request bodies are limited to 65536 bytes")
         query = route.parse_query(request.query)

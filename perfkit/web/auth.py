@@ -42,8 +42,9 @@ class Grant:
     """Why a request was let in: the role it holds and how it proved it.
 
     `via` is ``token`` (the admin token), ``read_token``, ``authorize`` (the
-    hook said yes), ``loopback`` (no token configured, a direct local client) or
-    ``signature`` (role ``webhook``: an external alert signed with alert_webhook_secret).
+    hook said yes), ``loopback`` (no token configured, a direct local client),
+    ``signature`` (role ``webhook``: an external alert signed with alert_webhook_secret)
+    or ``local`` (a caller in this process, e.g. ``manage.py perfkit``).
     """
 
     role: str

@@ -25,21 +25,30 @@ def views(django_ready: None) -> Iterator[object]:
     views.load_user.clear_cache()
 
 
+# `views` (Django set up, its app making a default kit) before `default_kit` replaces it
+
+
 def endpoints(kit: Perfkit) -> dict[str, dict[str, object]]:
     return {row["key"]: row for row in kit.snapshot()["requests"]["endpoints"]}
 
 
-def test_route_names_come_from_the_resolver(django_ready: None) -> None:
-    """``resolve(path).route``, with ``include()`` prefixes; unmatched paths give None."""
-    from django_project.monitoring import django_route_name
+def test_requests_are_named_by_the_url_pattern(views: object, default_kit: Perfkit) -> None:
+    """perfkit's middleware (settings.MIDDLEWARE) names requests by the resolver's route."""
+    from django.test import Client
 
-    assert django_route_name({"PATH_INFO": "/users/7"}) == "/users/<int:user_id>"
-    assert django_route_name({"type": "http", "path": "/api/status"}) == "/api/status"
-    assert django_route_name({"PATH_INFO": "/"}) == "/"
-    assert django_route_name({"PATH_INFO": "/users/abc"}) is None
+    client = Client()
+    assert client.get("/users/1").status_code == 200
+    assert client.get("/users/2").status_code == 200
+    assert client.get("/users/404").status_code == 404  # the view's own 404 keeps its route
+    assert client.get("/api/status").json() == {"users": 2}
+    assert client.get("/missing/9").status_code == 404
+    rows = endpoints(default_kit)
+    assert rows["GET /users/<int:user_id>"]["statuses"] == {"200": 2, "404": 1}
+    assert rows["GET /api/status"]["count"] == 1
+    assert "/missing" not in str(rows)
 
 
-def test_test_client_queries_are_recorded(default_kit: Perfkit, views: object) -> None:
+def test_test_client_queries_are_recorded(views: object, default_kit: Perfkit) -> None:
     """Django's own Client: the app config's instrument_django() times the raw SQL."""
     from django.test import Client
 
@@ -51,41 +60,32 @@ def test_test_client_queries_are_recorded(default_kit: Perfkit, views: object) -
     assert rows["SELECT id, name FROM users WHERE id = ?"]["count"] == 2  # ids 1 and 404
 
 
-def test_wsgi_application_is_wrapped(kit: Perfkit, views: object) -> None:
-    """The app of wsgi.py (Django's WSGI handler in perfkit's middleware) names routes."""
-    from django.core.wsgi import get_wsgi_application
-    from django_project.monitoring import wrap_wsgi
+def test_wsgi_application_is_monitored(views: object, default_kit: Perfkit) -> None:
+    """The app of wsgi.py is Django's own handler: the middleware inside it records."""
+    from django_project.wsgi import application
 
-    app = wrap_wsgi(get_wsgi_application(), kit=kit)
-    transport = httpx.WSGITransport(app=app)
+    transport = httpx.WSGITransport(app=application)
     with httpx.Client(transport=transport, base_url="http://testserver") as client:
-        assert client.get("/users/1").status_code == 200
         assert client.get("/users/2").json() == {"id": 2, "name": "grace"}
-        assert client.get("/api/status").json() == {"users": 2}
-        assert client.get("/missing/9").status_code == 404
-    rows = endpoints(kit)
-    assert rows["GET /users/<int:user_id>"]["count"] == 2
-    assert rows["GET /api/status"]["count"] == 1
-    assert "/missing" not in str(rows)
+        assert client.get("/perfkit/health/live").status_code == 200  # served by the middleware
+    assert endpoints(default_kit)["GET /users/<int:user_id>"]["count"] == 1
 
 
-def test_asgi_application_is_wrapped(kit: Perfkit, views: object) -> None:
-    """The app of asgi.py, driven by an ASGI test client."""
+def test_asgi_application_is_monitored(views: object, default_kit: Perfkit) -> None:
+    """The app of asgi.py, driven by an ASGI test client (the middleware runs async)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*httpx2.*")
         from starlette.testclient import TestClient
-    from django.core.asgi import get_asgi_application
-    from django_project.monitoring import wrap_asgi
+    from django_project.asgi import application
 
-    app = wrap_asgi(get_asgi_application(), kit=kit)
     # not `with TestClient(...)`: that sends lifespan events, which Django refuses
-    client = TestClient(app, base_url="http://testserver")
+    client = TestClient(application, base_url="http://testserver")
     try:
         assert client.get("/users/2").status_code == 200
         assert client.get("/users/1").status_code == 200
     finally:
         client.close()
-    assert endpoints(kit)["GET /users/<int:user_id>"]["statuses"] == {"200": 2}
+    assert endpoints(default_kit)["GET /users/<int:user_id>"]["statuses"] == {"200": 2}
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -71,7 +72,7 @@ def gunicorn_server(
         wait_for_port(port, timeout=30.0, proc=proc, log=log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown (TERM waits for workers)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
