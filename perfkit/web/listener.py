@@ -55,6 +55,10 @@ class _Server(ThreadingHTTPServer):
             self.slots.release()
             raise
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that vanished mid-answer: not worth the stderr traceback socketserver prints
+        _log.debug("admin listener: the exchange with %s failed", client_address, exc_info=True)
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)

@@ -121,6 +121,18 @@ def test_bad_listener_arguments_are_refused_with_the_value() -> None:
         AdminListener(Perfkit(), 8000, host="")
 
 
+def test_a_port_it_cannot_bind_for_another_reason_is_reported_once() -> None:
+    kit = Perfkit()
+    listener = AdminListener(kit, free_port(), host="192.0.2.1", retry_seconds=0.05)  # not ours
+    try:
+        listener.start()
+        poll("the failure is reported", lambda: kit.errors.counts.get("admin listener"))
+        time.sleep(0.3)  # several retries: the same cause is not reported again
+        assert kit.errors.counts["admin listener"] == 1 and not listener.holding
+    finally:
+        listener.stop()
+
+
 def test_prefix_off_the_app_keeps_only_health_there() -> None:
     kit = Perfkit(PerfkitSettings(prefix_on_app=False))
 
