@@ -54,7 +54,8 @@ SERVERS: dict[str, tuple[str, list[str]]] = {
         "matrix_app:asgi_app",
     ]),
     "daphne": ("asgi", [
-        PY, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "matrix_app:asgi_app",
+        PY, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "--application-close-timeout", "1",
+        "matrix_app:asgi_app",
     ]),
     "granian-asgi": ("asgi", [
         PY, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}",

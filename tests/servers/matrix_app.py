@@ -6,7 +6,8 @@ One WSGI app (`wsgi_app`) and one ASGI app (`asgi_app`) with the same routes:
 - ``/shared``: headers from one module-level list that every response reuses;
 - ``/one``: a one-item body with no Content-Length (the server chooses the framing);
 - ``/stream``: eight chunks with no Content-Length (a generator / ``more_body``);
-- ``/endless``: chunks until the client leaves (bounded, in case a server never says).
+- ``/endless``: chunks until the client leaves (bounded, in case a server never says);
+- ``/hang`` (ASGI): starts a response, then sleeps, blind to the client (daphne cancels it).
 
 The ASGI streams watch for ``http.disconnect`` the way Starlette's
 StreamingResponse does, so a server that reports one early is seen.
@@ -70,6 +71,11 @@ async def _bare_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _stream(receive, send, STREAM_CHUNKS)
     elif path == "/endless":
         await _stream(receive, send, (CHUNK for _ in range(ENDLESS_LIMIT)))
+    elif path == "/hang":  # never looks at the client: only a server that cancels it stops it
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"started", "more_body": True})
+        await asyncio.sleep(30)
+        await send({"type": "http.response.body", "body": b""})
     else:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ready"})

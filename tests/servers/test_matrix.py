@@ -110,6 +110,11 @@ def hung_up(matrix: dict[str, Pair]) -> dict[str, client.Metrics]:
             for pair in matrix.values()
             for process in (pair.bare, pair.wrapped)
         ]
+        daphne = matrix["daphne"]  # the one that cancels an app blind to its client
+        hang_ups += [
+            pool.submit(raw_http.hang_up_mid_stream, process.port, "/hang", 1)
+            for process in (daphne.bare, daphne.wrapped)
+        ]
         for done in hang_ups:
             done.result()
     return before
@@ -118,5 +123,24 @@ def hung_up(matrix: dict[str, Pair]) -> dict[str, client.Metrics]:
 def test_a_client_leaving_mid_stream_is_499(pair: Pair, hung_up: dict[str, client.Metrics]) -> None:
     """The client resets the connection mid-body: 499, and both servers carry on."""
     status = DISCONNECT_UNSEEN.get(pair.name, "499")
-    recorded(pair, hung_up[pair.name], {("GET", "/endless", status): 1}, timeout=40)
+    expected = {("GET", "/endless", status): 1.0}
+    if pair.name == "daphne":
+        expected[("GET", "/hang", "499")] = 1.0
+    recorded(pair, hung_up[pair.name], expected, timeout=40)
     compare(pair, [("GET", "/ready")])
+
+
+def test_an_app_cancelled_after_the_client_left_is_499_not_an_error(
+    matrix: dict[str, Pair], hung_up: dict[str, client.Metrics]
+) -> None:
+    """daphne cancels an app still running after its client left (here after 1 s)."""
+    daphne = matrix["daphne"]
+
+    def hang() -> dict[tuple[str, str, str], float]:
+        delta = client.scrape(daphne.wrapped.port).delta(hung_up["daphne"])
+        return {key: n for key, n in delta.items() if key[1] == "/hang"}
+
+    client.poll(hang, "daphne to record /hang", timeout=40)
+    assert hang() == {("GET", "/hang", "499"): 1}
+    errors = client.scrape(daphne.wrapped.port).series("app_errors_total")
+    assert [labels for labels, _ in errors if labels.get("type") == "CancelledError"] == []
