@@ -1,4 +1,4 @@
-"""FastAPI example: perfkit added with ``add_middleware``; routes named by FastAPI's router.
+"""FastAPI example: perfkit added with ``add_middleware``; routes named from the router, no hook.
 
 Run it::
 
@@ -12,7 +12,6 @@ queries through SQLAlchemy's engine events, and one endpoint is cached.
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,12 +29,6 @@ items = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
 )
-
-
-def fastapi_route_name(scope: MutableMapping[str, Any]) -> str | None:
-    """``route_name`` hook: the matched route's path template (``/users/{user_id}``)."""
-    path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) else None  # None: no route matched (404)
 
 
 def create_app(database_url: str | None = None, kit: Perfkit | None = None) -> FastAPI:
@@ -76,6 +69,6 @@ def create_app(database_url: str | None = None, kit: Perfkit | None = None) -> F
         return {"id": user_id}
 
     app.include_router(router)
-    app.add_middleware(PerfkitMiddleware, kit=kit, route_name=fastapi_route_name)
+    app.add_middleware(PerfkitMiddleware, kit=kit)
     app.state.perfkit = kit
     return app

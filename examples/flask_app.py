@@ -1,4 +1,4 @@
-"""Flask example: perfkit wraps ``app.wsgi_app``; routes are named by Flask's own url rules.
+"""Flask example: ``init_app(app, kit=kit)``; routes are named by Flask's own url rules.
 
 Run it::
 
@@ -7,26 +7,23 @@ Run it::
     curl localhost:8000/users/1 && curl localhost:8000/perfkit/metrics
 
 Requests are recorded as ``GET /users/<int:user_id>`` (one series for every
-user), queries through SQLAlchemy's engine events, and one view is cached.
+user, the view's own 404s included), exceptions by type even when Flask answers
+them, queries through SQLAlchemy's engine events, and one view is cached.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, abort, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.cache import cached
+from perfkit.integrations.flask import init_app
 from perfkit.integrations.sqlalchemy import instrument_engine
-from perfkit.wsgi import PerfkitMiddleware
-
-ROUTE_KEY = "perfkit.route"  # where the before_request hook leaves the matched rule
 
 metadata = sa.MetaData()
 users = sa.Table(
@@ -35,26 +32,6 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
 )
-
-
-def flask_route_name(app: Flask) -> Callable[[dict[str, Any]], str | None]:
-    """``route_name`` hook: the url rule Flask matched (``/users/<int:user_id>``).
-
-    The rule is remembered in the environ by a ``before_request`` hook; requests
-    that never got there (e.g. an earlier hook aborted) are matched again.
-    """
-
-    def route_name(environ: dict[str, Any]) -> str | None:
-        rule = environ.get(ROUTE_KEY)
-        if rule is not None:
-            return str(rule)
-        try:
-            matched, _ = app.url_map.bind_to_environ(environ).match(return_rule=True)
-        except HTTPException:
-            return None  # 404 and 405: perfkit collapses unmatched paths itself
-        return str(matched.rule)
-
-    return route_name
 
 
 def identify(environ: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -74,12 +51,6 @@ def create_app(database_url: str | None = None, kit: Perfkit | None = None) -> F
             conn.execute(users.insert(), [{"name": "ada"}, {"name": "grace"}])
 
     app = Flask(__name__)
-    app.extensions["perfkit"] = kit
-
-    @app.before_request
-    def remember_route() -> None:
-        if request.url_rule is not None:
-            request.environ[ROUTE_KEY] = request.url_rule.rule
 
     @cached(ttl=30, key_prefix="user", cache=kit.cache)  # PERFKIT_CACHE_BACKEND etc. apply
     def load_user(user_id: int) -> dict[str, Any] | None:
@@ -107,10 +78,8 @@ def create_app(database_url: str | None = None, kit: Perfkit | None = None) -> F
             new_id = conn.execute(users.insert().values(name=name)).inserted_primary_key[0]
         return jsonify(id=new_id, name=name), 201
 
-    # the idiomatic place: wrap the WSGI callable, keep `app` a Flask object
-    app.wsgi_app = PerfkitMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, kit=kit, route_name=flask_route_name(app), identify=identify
-    )
+    # wraps app.wsgi_app and connects to Flask's signals; the kit is app.extensions["perfkit"]
+    init_app(app, kit=kit, identify=identify)
     return app
 
 

@@ -1,4 +1,4 @@
-"""Starlette example: perfkit added with ``add_middleware``; routes named by Starlette's router.
+"""Starlette example: perfkit added with ``add_middleware``; routes named from the router, no hook.
 
 Run it::
 
@@ -26,13 +26,6 @@ from perfkit import Perfkit, PerfkitSettings
 from perfkit.asgi import PerfkitMiddleware
 from perfkit.cache import cached
 from perfkit.integrations.dbapi import instrument_connection
-
-
-def starlette_route_name(scope: MutableMapping[str, Any]) -> str | None:
-    """``route_name`` hook: the path template of the route the router matched."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else None  # None: no route matched (404)
 
 
 def identify(scope: MutableMapping[str, Any]) -> tuple[str | None, str | None]:
@@ -86,8 +79,6 @@ def create_app(database: str | None = None, kit: Perfkit | None = None) -> Starl
             Route("/users/{user_id}", get_user),
         ]
     )
-    app.add_middleware(
-        PerfkitMiddleware, kit=kit, route_name=starlette_route_name, identify=identify
-    )
+    app.add_middleware(PerfkitMiddleware, kit=kit, identify=identify)
     app.state.perfkit = kit
     return app

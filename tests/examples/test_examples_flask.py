@@ -63,14 +63,10 @@ def test_the_user_view_is_cached(kit: Perfkit, tmp_path: Path) -> None:
     assert kit.cache.get_stats()["hits"] == 1  # the kit's cache, seen in its snapshot too
 
 
-def test_identify_and_route_name_fallback(kit: Perfkit, tmp_path: Path) -> None:
-    """The route hook also matches an environ the before_request hook never saw."""
+def test_identify_names_users_and_organizations(kit: Perfkit, tmp_path: Path) -> None:
+    """The example passes its own identify hook to init_app."""
     app = flask_app.create_app(f"sqlite:///{tmp_path / 'app.db'}", kit=kit)
-    hook = flask_app.flask_route_name(app)
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/users/42", "SERVER_NAME": "x"}
-    environ.update({"SERVER_PORT": "80", "wsgi.url_scheme": "http"})
-    assert hook(environ) == "/users/<int:user_id>"
-    assert hook({**environ, "PATH_INFO": "/nope"}) is None
+    assert app.extensions["perfkit"] is kit
     with app.test_client() as client:
         client.get("/", headers={"X-User-ID": "u1", "X-Org-ID": "acme"}, buffered=True)
     requests = kit.snapshot()["requests"]
