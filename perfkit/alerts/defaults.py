@@ -24,11 +24,13 @@ def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
 
     slow = s.slow_request_threshold
     rules = [
+        # the system rules use >=, as /health counts a figure at its level as past it
         AlertRule(
             "high_cpu",
             "system.cpu_percent",
             s.alert_cpu_threshold,
             s.alert_cpu_critical,
+            comparison=">=",
             for_seconds=60,
             message_template="CPU usage is {value:.1f}% (threshold {threshold:g}%)",
         ),
@@ -37,6 +39,7 @@ def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
             "system.memory_percent",
             s.alert_memory_threshold,
             s.alert_memory_critical,
+            comparison=">=",
             message_template="Memory usage is {value:.1f}% (threshold {threshold:g}%)",
         ),
         AlertRule(
@@ -44,6 +47,7 @@ def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
             "system.disk_percent",
             s.alert_disk_threshold,
             s.alert_disk_critical,
+            comparison=">=",
             message_template="Disk usage is {value:.1f}% (threshold {threshold:g}%)",
         ),
         AlertRule(

@@ -255,8 +255,11 @@
   function toneOf(snap, metric, value, fallback) {
     var t = snap.thresholds && snap.thresholds[metric];
     if (!t || !isNum(value)) return fallback === undefined ? "" : fallback;
-    var below = t.comparison === "<" || t.comparison === "<=";
-    function past(limit) { return isNum(limit) && (below ? value < limit : value >= limit); }
+    var c = t.comparison;
+    function past(limit) {
+      if (!isNum(limit)) return false;
+      return c === "<" ? value < limit : c === "<=" ? value <= limit : c === ">" ? value > limit : value >= limit;
+    }
     return past(t.critical) ? "crit" : past(t.warning) ? "warn" : "ok";
   }
 
