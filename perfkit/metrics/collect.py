@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from .families import MetricFamily
 from .registry import Registry
+from .stats import EndpointStats
 
 __all__ = ["registry_families"]
 
@@ -43,6 +44,12 @@ def registry_families(registry: Registry) -> list[MetricFamily]:
     gauges = MetricFamily(
         "app_custom_value", "gauge", "Values set with kit.set_gauge(name, value)."
     )
+    # one counter family per endpoint field that declares a metric (EndpointStats.FIELDS)
+    declared = [
+        (f.attr, MetricFamily(f.metric[0], "counter", f.metric[1]))
+        for f in EndpointStats.FIELDS
+        if f.metric is not None
+    ]
     bounds = registry.bucket_bounds
     with registry.locked():
         for (method, route), stats in registry.endpoints.items():
@@ -51,12 +58,13 @@ def registry_families(registry: Registry) -> list[MetricFamily]:
             _histogram(
                 durations, bounds, stats.buckets, stats.total, {"method": method, "endpoint": route}
             )
+            for attr, family in declared:
+                family.add(getattr(stats, attr), "_total", method=method, endpoint=route)
         in_progress.add(registry.in_progress)
-        for error_type, n in registry.error_types.items():
-            errors.add(n, "_total", type=error_type)
-        for operation, buckets in sorted(registry.query_operations.items()):
-            total = registry.query_operation_sums.get(operation, 0.0)
-            _histogram(queries, bounds, buckets, total, {"operation": operation})
+        for error_type, count in registry.error_types.items():
+            errors.add(count.n, "_total", type=error_type)
+        for operation, ops in sorted(registry.query_operations.items()):
+            _histogram(queries, bounds, ops.buckets, ops.total, {"operation": operation})
         for name, value in sorted(registry.gauges.items()):
             gauges.add(value, name=name)
-    return [requests, durations, in_progress, errors, queries, gauges]
+    return [requests, durations, *(f for _, f in declared), in_progress, errors, queries, gauges]

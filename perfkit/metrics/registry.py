@@ -10,9 +10,7 @@ import math
 import threading
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from .._forks import after_fork_in_child
 from ..clock import Clock, SystemClock
@@ -21,73 +19,27 @@ from .record import RequestRecord
 from .routes import OTHER, RouteTemplater, normalize_method
 from .sketch import ZERO_INDEX, QuantileSketch
 from .sql import fingerprint_sql
-from .stats import DurationStats, EndpointStats
+from .stats import (
+    Count,
+    DurationStats,
+    EndpointStats,
+    MinuteBucket,
+    OperationStats,
+    QueryStats,
+    Tally,
+)
+from .tables import SCALARS, TABLES, CappedTable
 
 __all__ = ["MinuteBucket", "QueryStats", "Registry"]
 
 _log = logging.getLogger("perfkit.requests")
 
-# the aggregation tables (what `take_delta` hands over and `state` serialises)
-TABLES = (
-    "endpoints", "users", "organizations", "error_types", "slow_requests", "request_minutes",
-    "queries", "query_operations", "query_operation_sums", "slow_queries", "query_minutes",
-    "calls", "websocket_sessions", "dropped_endpoints",
-)  # fmt: skip
-
-V = TypeVar("V")
-
-_MAX_ERROR_TYPES = 100
 _INF = float("inf")
 
 
 def _sane(duration: float) -> float:
     """A duration fit to aggregate: negative (clock steps), NaN and infinite become 0."""
     return duration if 0.0 <= duration < _INF else 0.0
-
-
-_MAX_CALLS = 500
-
-
-class MinuteBucket(DurationStats):
-    """One minute of traffic (requests or queries) for trends and windowed summaries."""
-
-    __slots__ = ("client_errors", "minute")
-
-    def __init__(self, minute: int) -> None:
-        super().__init__()
-        self.minute = minute
-        self.client_errors = 0
-
-
-class _Tally:
-    """Per user or organization: count, errors, total and max duration."""
-
-    __slots__ = ("count", "errors", "max", "total")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.errors = 0
-        self.total = 0.0
-        self.max = 0.0
-
-    def to_dict(self, key: str) -> dict[str, Any]:
-        return {
-            "id": key,
-            "count": self.count,
-            "errors": self.errors,
-            "error_rate": round(100.0 * self.errors / self.count, 4) if self.count else 0.0,
-            "avg": self.total / self.count if self.count else None,
-            "max": self.max if self.count else None,
-        }
-
-
-@dataclass
-class QueryStats:
-    """Per SQL fingerprint."""
-
-    fingerprint: str
-    operation: str
-    stats: DurationStats
 
 
 class Registry:
@@ -133,38 +85,44 @@ class Registry:
             self._new_tables()
 
     def _new_tables(self) -> None:
-        """Fresh aggregation tables (the caller holds the lock)."""
-        s = self.settings
-        self.bucket_bounds: tuple[float, ...] = s.histogram_buckets
-        self.endpoints: dict[tuple[str, str], EndpointStats] = {}
-        self.users: dict[str, _Tally] = {}
-        self.organizations: dict[str, _Tally] = {}
-        self.error_types: dict[str, int] = {}
-        self.slow_requests: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
-        self.request_minutes: dict[int, MinuteBucket] = {}
-        self.queries: dict[str, QueryStats] = {}
-        self.query_operations: dict[str, list[int]] = {}
-        self.query_operation_sums: dict[str, float] = {}
-        self.slow_queries: deque[dict[str, Any]] = deque(maxlen=s.slow_requests_kept)
-        self.query_minutes: dict[int, MinuteBucket] = {}
-        self.calls: dict[str, DurationStats] = {}
-        self.websocket_sessions = 0
-        self.dropped_endpoints = 0
+        """Fresh aggregation tables, as `TABLES` declares them (the caller holds the lock)."""
+        self.bucket_bounds: tuple[float, ...] = self.settings.histogram_buckets
+        for declared in TABLES:
+            setattr(self, declared.name, declared.empty(self))
+        for field in SCALARS:
+            if field.kind == "sum":
+                setattr(self, field.attr, field.type())
+
+    # the tables (built by `_new_tables` from `TABLES`)
+    endpoints: CappedTable[tuple[str, str], EndpointStats]
+    users: CappedTable[str, Tally]
+    organizations: CappedTable[str, Tally]
+    error_types: CappedTable[str, Count]
+    slow_requests: deque[dict[str, Any]]
+    request_minutes: dict[int, MinuteBucket]
+    queries: CappedTable[str, QueryStats]
+    query_operations: dict[str, OperationStats]
+    slow_queries: deque[dict[str, Any]]
+    query_minutes: dict[int, MinuteBucket]
+    calls: CappedTable[str, DurationStats]
+    websocket_sessions: int
+    dropped_endpoints: int
 
     def take_delta(self) -> Registry:
         """Hand over everything aggregated so far and start the tables afresh.
 
-        Used by stores that ship deltas (the Redis store): the returned
-        registry holds the tables, this one continues empty. Gauges are
-        values, not deltas, so they stay (and are copied).
+        Used by stores that ship deltas: the returned registry holds the
+        tables, this one continues empty. Gauges are values, not deltas, so
+        they stay (and are copied).
         """
         self.drain()
         delta = Registry(self.settings, self.clock)
         with self._lock:
-            for name in TABLES:
-                setattr(delta, name, getattr(self, name))
+            for declared in TABLES:
+                setattr(delta, declared.name, getattr(self, declared.name))
+            for field in SCALARS:
+                setattr(delta, field.attr, getattr(self, field.attr))
             delta.gauges = dict(self.gauges)
-            delta.started_at = self.started_at
             self._new_tables()
         return delta
 
@@ -172,7 +130,9 @@ class Registry:
         """Nothing aggregated (gauges aside: they are values, not deltas)."""
         self.drain()
         with self._lock:
-            return not any(getattr(self, name) for name in TABLES)
+            return not any(getattr(self, t.name) for t in TABLES) and not any(
+                getattr(self, f.attr) for f in SCALARS if f.kind == "sum"
+            )
 
     # ------------------------------------------------------------- requests
     def begin_request(self) -> None:
@@ -296,18 +256,12 @@ class Registry:
                     bucket.slow += 1
                     slow_found.append((record, method, route, duration, user))
                 if user is not None:
-                    self._tally(self.users, user, self.settings.max_users, duration, status >= 500)
+                    self.users.entry(user).add(duration, status >= 500)
                 organization = record.organization
                 if organization is not None:
-                    self._tally(
-                        self.organizations,
-                        organization,
-                        self.settings.max_organizations,
-                        duration,
-                        status >= 500,
-                    )
+                    self.organizations.entry(organization).add(duration, status >= 500)
                 if record.error_type is not None:
-                    self._count_error(record.error_type)
+                    self.error_types.entry(record.error_type).n += 1
             if bucket is not None:
                 _extend(durations, bucket, bucket_indices, bucket_durations)
             for target, (indices, values) in durations.items():
@@ -318,15 +272,9 @@ class Registry:
         return taken
 
     def _new_endpoint(self, key: tuple[str, str]) -> EndpointStats:
-        if len(self.endpoints) >= self.settings.max_endpoints:
-            self.dropped_endpoints += 1
-            key = (key[0], OTHER)
-            existing = self.endpoints.get(key)
-            if existing is not None:
-                return existing
-        stats = EndpointStats(len(self.bucket_bounds))
-        self.endpoints[key] = stats
-        return stats
+        if self.endpoints.full_for(key):
+            self.dropped_endpoints += 1  # counted per record that found no room
+        return self.endpoints.entry(key)
 
     def _new_minute(self, minutes: dict[int, MinuteBucket], minute: int) -> MinuteBucket:
         horizon = minute - self.settings.retention_hours * 60
@@ -335,21 +283,6 @@ class Registry:
         bucket = MinuteBucket(minute)
         minutes[minute] = bucket
         return bucket
-
-    @staticmethod
-    def _tally(table: dict[str, _Tally], key: str, cap: int, duration: float, error: bool) -> None:
-        tally = capped(table, key, cap, lambda _: _Tally())
-        tally.count += 1
-        tally.total += duration
-        if duration > tally.max:
-            tally.max = duration
-        if error:
-            tally.errors += 1
-
-    def _count_error(self, error_type: str) -> None:
-        if error_type not in self.error_types and len(self.error_types) >= _MAX_ERROR_TYPES:
-            error_type = OTHER
-        self.error_types[error_type] = self.error_types.get(error_type, 0) + 1
 
     def _keep_slow_request(
         self, record: RequestRecord, method: str, route: str, duration: float, user: str | None
@@ -409,21 +342,17 @@ class Registry:
         threshold = self.settings.slow_query_threshold if slow_threshold is None else slow_threshold
         slow = duration > threshold
         with self._lock:
-            entry = capped(
-                self.queries,
-                fingerprint,
-                self.settings.max_queries,
-                lambda key: QueryStats(key, operation, DurationStats()),
-            )
-            fingerprint = entry.fingerprint  # __other__ once the table is full
-            entry.stats.add(duration, error, slow)
-            buckets = self.query_operations.get(operation)
-            if buckets is None:
-                buckets = self.query_operations[operation] = [0] * (len(self.bucket_bounds) + 1)
-            buckets[bisect_left(self.bucket_bounds, duration)] += 1
-            self.query_operation_sums[operation] = (
-                self.query_operation_sums.get(operation, 0.0) + duration
-            )
+            if self.queries.full_for(fingerprint):
+                fingerprint = OTHER
+            entry = self.queries.entry(fingerprint)
+            if not entry.operation:
+                entry.operation = operation
+            entry.add(duration, error, slow)
+            ops = self.query_operations.get(operation)
+            if ops is None:
+                ops = self.query_operations[operation] = OperationStats(len(self.bucket_bounds))
+            ops.buckets[bisect_left(self.bucket_bounds, duration)] += 1
+            ops.total += duration
             minute = int(now // 60)
             bucket = self.query_minutes.get(minute)
             if bucket is None:
@@ -448,7 +377,7 @@ class Registry:
         """Record one call of a monitored function (outbound API calls and the like)."""
         duration = _sane(duration)
         with self._lock:
-            stats = capped(self.calls, name, _MAX_CALLS, lambda _: DurationStats())
+            stats = self.calls.entry(name)
             threshold = (
                 self.settings.slow_request_threshold if slow_threshold is None else slow_threshold
             )
@@ -491,19 +420,6 @@ class Registry:
                 client_errors += bucket.client_errors
                 kept.append(bucket)
         return merged, client_errors, kept
-
-
-def capped(table: dict[str, V], key: str, cap: int, new: Callable[[str], V]) -> V:
-    """The entry for `key`; a new key gets one while the table has room, else it shares
-    the ``__other__`` entry (so every table stays bounded, with exact totals)."""
-    entry = table.get(key)
-    if entry is None:
-        if len(table) >= cap:
-            key = OTHER
-            entry = table.get(key)
-        if entry is None:
-            entry = table[key] = new(key)
-    return entry
 
 
 def _plain(labels: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._time import iso
-from .registry import MinuteBucket, Registry
-from .stats import DurationStats, EndpointStats
+from .registry import Registry
+from .stats import DurationStats, EndpointStats, MinuteBucket
 
 __all__ = ["iso", "performance_summary", "queries_section", "requests_section"]
 
@@ -17,13 +17,12 @@ _TOP_N = 10
 
 
 def endpoint_dict(method: str, route: str, stats: EndpointStats) -> dict[str, Any]:
-    """One endpoint's row: identity plus the statistics block and extras."""
+    """One endpoint's row: identity, the statistics block, every declared field it shows
+    (`EndpointStats.FIELDS`), status codes and the derived figures."""
     row: dict[str, Any] = {"key": f"{method} {route}", "method": method, "endpoint": route}
     row.update(stats.summary())
-    row["client_errors"] = stats.client_errors
-    row["slow"] = stats.slow
+    row.update(stats.shown())
     row["statuses"] = {str(code): n for code, n in sorted(stats.statuses.items())}
-    row["bytes_sent"] = stats.bytes_sent
     row["avg_ttfb"] = stats.ttfb_total / stats.count if stats.count else None
     row["last_seen"] = iso(stats.last_seen) if stats.last_seen else None
     return row
@@ -32,8 +31,7 @@ def endpoint_dict(method: str, route: str, stats: EndpointStats) -> dict[str, An
 def _trend_row(bucket: MinuteBucket) -> dict[str, Any]:
     row: dict[str, Any] = {"minute": iso(bucket.minute * 60), "timestamp": bucket.minute * 60}
     row.update(bucket.summary())
-    row["client_errors"] = bucket.client_errors
-    row["slow"] = bucket.slow
+    row.update(bucket.shown())
     return row
 
 
@@ -45,7 +43,7 @@ def requests_section(registry: Registry, hours: float | None = None) -> dict[str
         endpoints = [endpoint_dict(m, r, s) for (m, r), s in registry.endpoints.items()]
         users = [t.to_dict(k) for k, t in registry.users.items()]
         orgs = [t.to_dict(k) for k, t in registry.organizations.items()]
-        errors = dict(registry.error_types)
+        errors = {name: count.n for name, count in registry.error_types.items()}
         in_progress = registry.in_progress
         trends = [_trend_row(b) for b in buckets]
         now = registry.clock.time()
@@ -87,11 +85,11 @@ def queries_section(registry: Registry, hours: float | None = None) -> dict[str,
         window_hours = hours if hours is not None else registry.settings.retention_hours
         merged, _, buckets = registry.window(registry.query_minutes, window_hours)
         rows = []
-        for q in registry.queries.values():
-            row: dict[str, Any] = {"fingerprint": q.fingerprint, "operation": q.operation}
-            row.update(q.stats.summary())
-            row["slow"] = q.stats.slow
-            row["total_time"] = q.stats.total
+        for fingerprint, q in registry.queries.items():
+            row: dict[str, Any] = {"fingerprint": fingerprint, "operation": q.operation}
+            row.update(q.summary())
+            row.update(q.shown())
+            row["total_time"] = q.total
             rows.append(row)
         trends = [_trend_row(b) for b in buckets]
         calls = [_call_row(name, stats) for name, stats in registry.calls.items()]

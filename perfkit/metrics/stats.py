@@ -1,31 +1,194 @@
-"""Aggregates: exact counts and sums, min/max, a quantile sketch, Prometheus buckets."""
+"""Aggregates, each with its fields declared once: exact counts and sums, min/max, sketches.
+
+Every aggregate lists its scalar fields in `FIELDS` (attribute, short code,
+and how two parts combine: ``sum``, ``max`` or ``min``). `merge`, the flat
+field map the stores write (`parts` / `load_flat`) and the JSON state
+(`to_state` / `load_state`) are loops over that list; only the composite
+parts (a sketch, status codes, histogram buckets) are written out by hand.
+Adding a counter to an aggregate is one `Field` plus its increment.
+"""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from .sketch import QuantileSketch
 
-__all__ = ["QUANTILES", "DurationStats", "EndpointStats", "summarize"]
+__all__ = [
+    "QUANTILES",
+    "Aggregate",
+    "Count",
+    "DurationStats",
+    "EndpointStats",
+    "Field",
+    "MinuteBucket",
+    "OperationStats",
+    "QueryStats",
+    "Tally",
+    "summarize",
+]
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
+Kind = Literal["sum", "max", "min"]
+# one flat part of an aggregate: (code, how it combines, value); "put" for text
+Part = tuple[str, Literal["sum", "max", "min", "put"], Any]
 
-class DurationStats:
+
+class Field(NamedTuple):
+    """One scalar field of an aggregate.
+
+    Attributes:
+        attr: the attribute (also its key in the JSON state and the snapshot row).
+        code: its short name in a store's flat map (a Redis hash field).
+        kind: how two parts combine: ``sum``, ``max`` or ``min``.
+        type: ``int`` or ``float``.
+        shown: whether snapshot rows show it under `attr`.
+        metric: ``(family, help)`` to expose it per series as a Prometheus counter.
+    """
+
+    attr: str
+    code: str
+    kind: Kind
+    type: type[int] | type[float]
+    shown: bool = True
+    metric: tuple[str, str] | None = None
+
+
+def _combine(kind: str, mine: Any, theirs: Any) -> Any:
+    if kind == "sum":
+        return mine + theirs
+    return max(mine, theirs) if kind == "max" else min(mine, theirs)
+
+
+def _number(kind: type[int] | type[float], text: Any) -> int | float:
+    return int(float(text)) if kind is int else float(text)
+
+
+def slots(fields: tuple[Field, ...], inherited: tuple[Field, ...] = ()) -> tuple[str, ...]:
+    """The slot names a subclass adds for its own fields."""
+    return tuple(f.attr for f in fields if f not in inherited)
+
+
+class Aggregate:
+    """Fields declared in `FIELDS`; every loop over them lives here."""
+
+    __slots__ = ()
+    FIELDS: ClassVar[tuple[Field, ...]] = ()
+
+    def __init__(self) -> None:
+        for f in self.FIELDS:
+            setattr(self, f.attr, f.type())
+
+    def merge(self, other: Any) -> None:
+        """Add `other`'s figures (sums add, maxima and minima combine)."""
+        for f in self.FIELDS:
+            setattr(self, f.attr, _combine(f.kind, getattr(self, f.attr), getattr(other, f.attr)))
+
+    def parts(self) -> Iterator[Part]:
+        """The flat map a store writes: (code, kind, value) per field."""
+        for f in self.FIELDS:
+            yield f.code, f.kind, getattr(self, f.attr)
+
+    def load_flat(self, flat: Mapping[str, str]) -> None:
+        """Read the fields back from a flat map (missing ones stay zero)."""
+        for f in self.FIELDS:
+            if f.code in flat:
+                setattr(self, f.attr, _number(f.type, flat[f.code]))
+
+    def to_state(self) -> Any:
+        return {f.attr: getattr(self, f.attr) for f in self.FIELDS}
+
+    def load_state(self, data: Any) -> None:
+        for f in self.FIELDS:
+            if f.attr in data:  # a field added since the file was written stays zero
+                setattr(self, f.attr, _number(f.type, data[f.attr]))
+
+    def shown(self) -> dict[str, Any]:
+        """The fields snapshot rows show."""
+        return {f.attr: getattr(self, f.attr) for f in self.FIELDS if f.shown}
+
+
+class Count(Aggregate):
+    """One counter (error types)."""
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (Field("n", "", "sum", int),)
+    __slots__ = slots(FIELDS)
+    n: int
+
+    def to_state(self) -> Any:
+        return self.n  # the JSON state keeps a plain number
+
+    def load_state(self, data: Any) -> None:
+        self.n = int(data)
+
+
+class Tally(Aggregate):
+    """Per user or organization: count, errors, total and max duration."""
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field("count", "c", "sum", int),
+        Field("errors", "e", "sum", int),
+        Field("total", "t", "sum", float),
+        Field("max", "m", "max", float),
+    )
+    __slots__ = slots(FIELDS)
+    count: int
+    errors: int
+    total: float
+    max: float
+
+    def to_state(self) -> Any:
+        return [self.count, self.errors, self.total, self.max]  # the JSON state's compact row
+
+    def load_state(self, data: Any) -> None:
+        count, errors, total, high = data
+        self.count, self.errors, self.total, self.max = (
+            int(count),
+            int(errors),
+            float(total),
+            float(high),
+        )
+
+    def add(self, duration: float, error: bool) -> None:
+        self.count += 1
+        self.total += duration
+        if duration > self.max:
+            self.max = duration
+        if error:
+            self.errors += 1
+
+    def to_dict(self, key: str) -> dict[str, Any]:
+        return {
+            "id": key,
+            "count": self.count,
+            "errors": self.errors,
+            "error_rate": round(100.0 * self.errors / self.count, 4) if self.count else 0.0,
+            "avg": self.total / self.count if self.count else None,
+            "max": self.max if self.count else None,
+        }
+
+
+class DurationStats(Aggregate):
     """Count, errors, sum, min, max and a quantile sketch of durations (seconds).
 
     The sketch already keeps the exact count, min and max; they are read from
     it rather than kept twice (this is the hottest loop of the aggregation).
     """
 
-    __slots__ = ("errors", "sketch", "slow", "total")
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field("errors", "e", "sum", int),
+        Field("slow", "sl", "sum", int),
+        Field("total", "t", "sum", float, shown=False),
+    )
+    __slots__ = (*slots(FIELDS), "sketch")
+    errors: int
+    slow: int
+    total: float
 
     def __init__(self) -> None:
-        self.errors = 0
-        self.slow = 0
-        self.total = 0.0
+        super().__init__()
         self.sketch = QuantileSketch()
 
     @property
@@ -48,15 +211,192 @@ class DurationStats:
         if slow:
             self.slow += 1
 
-    def merge(self, other: DurationStats) -> None:
-        self.errors += other.errors
-        self.slow += other.slow
-        self.total += other.total
+    def merge(self, other: Any) -> None:
+        super().merge(other)
         self.sketch.merge(other.sketch)
+
+    def parts(self) -> Iterator[Part]:
+        sketch = self.sketch
+        if sketch.count == 0:
+            return  # nothing recorded: nothing to write (not even a min of 0)
+        yield from super().parts()
+        yield "c", "sum", sketch.count
+        yield "z", "sum", sketch.zero_count
+        yield "mn", "min", sketch.min
+        yield "mx", "max", sketch.max
+        for index, n in sketch.bins().items():
+            yield f"k{index}", "sum", n
+
+    def load_flat(self, flat: Mapping[str, str]) -> None:
+        super().load_flat(flat)
+        bins = {
+            int(f[1:]): int(v)
+            for f, v in flat.items()
+            if f[:1] == "k" and f[1:].lstrip("-").isdigit()
+        }
+        self.sketch = QuantileSketch.from_bins(
+            bins, int(flat.get("z", 0)), float(flat.get("mn", 0.0)), float(flat.get("mx", 0.0))
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        return {**super().to_state(), "sketch": self.sketch.to_dict()}
+
+    def load_state(self, data: Mapping[str, Any]) -> None:
+        super().load_state(data)
+        self.sketch = QuantileSketch.from_dict(data["sketch"])
 
     def summary(self) -> dict[str, Any]:
         sketch = self.sketch
         return summarize(sketch.count, self.errors, self.total, sketch.min, sketch.max, sketch)
+
+
+class MinuteBucket(DurationStats):
+    """One minute of traffic (requests or queries) for trends and windowed summaries."""
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        *DurationStats.FIELDS,
+        Field("client_errors", "ce", "sum", int),
+    )
+    __slots__ = (*slots(FIELDS, DurationStats.FIELDS), "minute")
+    client_errors: int
+
+    def __init__(self, minute: int) -> None:
+        super().__init__()
+        self.minute = minute
+
+
+class QueryStats(DurationStats):
+    """Per SQL fingerprint: durations and the statement's operation (SELECT, INSERT, ...)."""
+
+    __slots__ = ("operation",)
+
+    def __init__(self, operation: str = "") -> None:
+        super().__init__()
+        self.operation = operation
+
+    def merge(self, other: Any) -> None:
+        super().merge(other)
+        if not self.operation:
+            self.operation = other.operation
+
+    def parts(self) -> Iterator[Part]:
+        yield "op", "put", self.operation
+        yield from super().parts()
+
+    def load_flat(self, flat: Mapping[str, str]) -> None:
+        super().load_flat(flat)
+        self.operation = flat.get("op", "OTHER")
+
+    def to_state(self) -> dict[str, Any]:
+        return {**super().to_state(), "operation": self.operation}
+
+    def load_state(self, data: Mapping[str, Any]) -> None:
+        super().load_state(data)
+        self.operation = str(data["operation"])
+
+
+class _Buckets(Aggregate):
+    """Histogram buckets (the last one is +Inf) besides the declared fields."""
+
+    __slots__ = ("buckets",)
+
+    def __init__(self, bucket_count: int) -> None:
+        super().__init__()
+        self.buckets = [0] * (bucket_count + 1)
+
+    def merge(self, other: Any) -> None:
+        super().merge(other)
+        for i, n in enumerate(other.buckets[: len(self.buckets)]):
+            self.buckets[i] += n
+
+    def parts(self) -> Iterator[Part]:
+        yield from super().parts()
+        for i, n in enumerate(self.buckets):
+            yield f"h{i}", "sum", n
+
+    def load_flat(self, flat: Mapping[str, str]) -> None:
+        super().load_flat(flat)
+        for i in range(len(self.buckets)):
+            self.buckets[i] = int(flat.get(f"h{i}", 0))
+
+    def to_state(self) -> dict[str, Any]:
+        return {**super().to_state(), "buckets": list(self.buckets)}
+
+    def load_state(self, data: Mapping[str, Any]) -> None:
+        super().load_state(data)
+        buckets = [int(n) for n in data["buckets"]]
+        if len(buckets) != len(self.buckets):
+            raise ValueError("histogram buckets differ from the configured ones")
+        self.buckets = buckets
+
+
+class OperationStats(_Buckets):
+    """Per query operation: the Prometheus histogram (buckets and sum)."""
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (Field("total", "sum", "sum", float),)
+    __slots__ = slots(FIELDS)
+    total: float
+
+
+class EndpointStats(DurationStats):
+    """Per endpoint: durations plus status codes, client errors, sizes and histogram buckets."""
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        *DurationStats.FIELDS,
+        Field("client_errors", "ce", "sum", int),
+        Field("bytes_sent", "by", "sum", int),
+        Field("ttfb_total", "tt", "sum", float, shown=False),
+        Field("last_seen", "ls", "max", float, shown=False),
+    )
+    __slots__ = (*slots(FIELDS, DurationStats.FIELDS), "buckets", "statuses")
+    client_errors: int
+    bytes_sent: int
+    ttfb_total: float
+    last_seen: float
+
+    def __init__(self, bucket_count: int) -> None:
+        super().__init__()
+        self.statuses: dict[int, int] = {}
+        self.buckets = [0] * (bucket_count + 1)  # the last one is +Inf
+
+    def merge(self, other: Any) -> None:
+        super().merge(other)
+        for code, n in other.statuses.items():
+            self.statuses[code] = self.statuses.get(code, 0) + n
+        for i, n in enumerate(other.buckets[: len(self.buckets)]):
+            self.buckets[i] += n
+
+    def parts(self) -> Iterator[Part]:
+        if self.sketch.count == 0:
+            return
+        yield from super().parts()
+        for code, n in self.statuses.items():
+            yield f"s{code}", "sum", n
+        for i, n in enumerate(self.buckets):
+            yield f"h{i}", "sum", n
+
+    def load_flat(self, flat: Mapping[str, str]) -> None:
+        super().load_flat(flat)
+        self.statuses = {
+            int(f[1:]): int(v) for f, v in flat.items() if f[:1] == "s" and f[1:].isdigit()
+        }
+        for i in range(len(self.buckets)):
+            self.buckets[i] = int(flat.get(f"h{i}", 0))
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            **super().to_state(),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "buckets": list(self.buckets),
+        }
+
+    def load_state(self, data: Mapping[str, Any]) -> None:
+        super().load_state(data)
+        self.statuses = {int(k): int(v) for k, v in data["statuses"].items()}
+        buckets = [int(n) for n in data["buckets"]]
+        if len(buckets) != len(self.buckets):
+            raise ValueError("histogram buckets differ from the configured ones")
+        self.buckets = buckets
 
 
 def summarize(
@@ -81,21 +421,3 @@ def summarize(
         "p95": p95,
         "p99": p99,
     }
-
-
-class EndpointStats(DurationStats):
-    """Per endpoint: durations plus status codes, client errors, sizes and histogram buckets."""
-
-    __slots__ = ("buckets", "bytes_sent", "client_errors", "last_seen", "statuses", "ttfb_total")
-
-    def __init__(self, bucket_count: int) -> None:
-        super().__init__()
-        self.client_errors = 0
-        self.bytes_sent = 0
-        self.ttfb_total = 0.0
-        self.last_seen = 0.0
-        self.statuses: dict[int, int] = {}
-        self.buckets = [0] * (bucket_count + 1)  # the last one is +Inf
-
-    def observe_bucket(self, bounds: Sequence[float], duration: float) -> None:
-        self.buckets[bisect_left(bounds, duration)] += 1

@@ -1,4 +1,8 @@
-"""Registry deltas as Redis operations, and Redis hashes back into a registry.
+"""Registry deltas as key-value operations, and stored hashes back into a registry.
+
+Both are loops over `tables.TABLES` (layouts described there): the Redis store
+sends these operations in its Lua script, the host store applies the same
+ones to its SQLite file, and both read back through `registry_from`.
 
 Every key lives under ``{namespace}:`` — the braces make the namespace a hash
 tag, so all of perfkit's keys share one Redis Cluster slot and one Lua script
@@ -9,13 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..registry import MinuteBucket, QueryStats, Registry, _Tally
-from ..sketch import QuantileSketch
-from ..stats import DurationStats, EndpointStats
+from ...clock import Clock
+from ...config import PerfkitSettings
+from ..registry import Registry
+from ..stats import Aggregate
+from ..tables import SCALARS, TABLES, Table
 
-__all__ = ["Keys", "delta_ops", "fill_stats", "text", "texts"]
+__all__ = ["SEP", "Keys", "Stored", "decode", "delta_ops", "registry_from", "text", "texts"]
 
 SEP = "\x1f"  # separates an id from a field name inside one hash
 
@@ -95,85 +102,50 @@ class _Ops:
     def expire(self, key: str, seconds: int) -> None:
         self.items.append(["ex", key, str(seconds)])
 
-    def stats(self, key: str, stats: DurationStats) -> None:
-        sketch = stats.sketch
-        if sketch.count == 0:
-            return
-        self.incr(key, "c", sketch.count)
-        self.incr(key, "e", stats.errors)
-        self.incr(key, "sl", stats.slow)
-        self.incr(key, "t", float(stats.total))
-        self.incr(key, "z", sketch.zero_count)
-        self.low(key, "mn", sketch.min)
-        self.high(key, "mx", sketch.max)
-        for index, n in sketch.bins().items():
-            self.incr(key, f"k{index}", n)
+    def part(self, key: str, field: str, kind: str, value: Any) -> None:
+        if kind == "sum":
+            self.incr(key, field, value)
+        elif kind == "max":
+            self.high(key, field, value)
+        elif kind == "min":
+            self.low(key, field, value)
+        else:
+            self.put(key, field, str(value))
+
+    def aggregate(self, key: str, entry: Aggregate, prefix: str = "") -> None:
+        for code, kind, value in entry.parts():
+            self.part(key, prefix + code if code else prefix[:-1], kind, value)
 
 
 def delta_ops(delta: Registry, keys: Keys, retention_seconds: int) -> list[list[str]]:
-    """The operations that add `delta` to the fleet's figures in Redis."""
+    """The operations that add `delta` to the stored figures (one loop over `TABLES`)."""
     ops = _Ops()
-    for (method, route), stats in delta.endpoints.items():
-        name = f"{method} {route}"
-        key = keys.endpoint(name)
-        ops.add_member(keys.endpoints, name)
-        ops.stats(key, stats)
-        ops.incr(key, "ce", stats.client_errors)
-        ops.incr(key, "by", int(stats.bytes_sent))
-        ops.incr(key, "tt", float(stats.ttfb_total))
-        ops.high(key, "ls", stats.last_seen)
-        for code, n in stats.statuses.items():
-            ops.incr(key, f"s{code}", n)
-        for i, n in enumerate(stats.buckets):
-            ops.incr(key, f"h{i}", n)
-    for table_key, ids_key, table in (
-        (keys.users, keys.user_ids, delta.users),
-        (keys.organizations, keys.organization_ids, delta.organizations),
-    ):
-        for ident, tally in table.items():
-            ops.add_member(ids_key, ident)
-            ops.incr(table_key, ident + SEP + "c", tally.count)
-            ops.incr(table_key, ident + SEP + "e", tally.errors)
-            ops.incr(table_key, ident + SEP + "t", float(tally.total))
-            ops.high(table_key, ident + SEP + "m", tally.max)
-    for error_type, n in delta.error_types.items():
-        ops.incr(keys.errors, error_type, n)
+    p = keys.prefix
     keep = delta.settings.slow_requests_kept
-    for item in delta.slow_requests:
-        ops.push(keys.slow, json.dumps(item, default=str), keep)
-    for item in delta.slow_queries:
-        ops.push(keys.slow_queries, json.dumps(item, default=str), keep)
-    for index_key, key_of, minutes in (
-        (keys.request_minutes, keys.request_minute, delta.request_minutes),
-        (keys.query_minutes, keys.query_minute, delta.query_minutes),
-    ):
-        for minute, bucket in minutes.items():
-            key = key_of(minute)
-            ops.stats(key, bucket)
-            ops.incr(key, "ce", bucket.client_errors)
-            ops.index(index_key, minute)
-            ops.expire(key, retention_seconds)
-    for fingerprint, query in delta.queries.items():
-        key = keys.query(fingerprint)
-        ops.add_member(keys.queries, fingerprint)
-        ops.put(key, "op", query.operation)
-        ops.stats(key, query.stats)
-    for operation, buckets in delta.query_operations.items():
-        for i, n in enumerate(buckets):
-            ops.incr(keys.query_operations, operation + SEP + f"h{i}", n)
-        ops.incr(
-            keys.query_operations,
-            operation + SEP + "sum",
-            float(delta.query_operation_sums.get(operation, 0.0)),
-        )
-    for name, call_stats in delta.calls.items():
-        ops.add_member(keys.calls, name)
-        ops.stats(keys.call(name), call_stats)
+    for declared in TABLES:
+        table = getattr(delta, declared.name)
+        if declared.layout == "recent":
+            for item in table:
+                ops.push(p + declared.key, json.dumps(item, default=str), keep)
+            continue
+        for key, entry in table.items():
+            name = declared.key_text(key)
+            if declared.layout == "hashes":
+                ops.add_member(p + declared.names_key, name)
+                ops.aggregate(p + declared.key + name, entry)
+            elif declared.layout == "hash":
+                if declared.names_key:
+                    ops.add_member(p + declared.names_key, name)
+                ops.aggregate(p + declared.key, entry, name + SEP)
+            else:  # minutes
+                hash_key = p + declared.key + name
+                ops.aggregate(hash_key, entry)
+                ops.index(p + declared.names_key, int(key))
+                ops.expire(hash_key, retention_seconds)
     for name, value in delta.gauges.items():
         ops.put(keys.gauges, name, _num(float(value)))
-    ops.incr(keys.meta, "ws", delta.websocket_sessions)
-    ops.incr(keys.meta, "dropped", delta.dropped_endpoints)
-    ops.low(keys.meta, "started", delta.started_at)
+    for f in SCALARS:
+        ops.part(keys.meta, f.code, f.kind, getattr(delta, f.attr))
     return ops.items
 
 
@@ -192,71 +164,100 @@ def decode(raw: Mapping[Any, Any]) -> dict[str, str]:
     return {text(k): text(v) for k, v in raw.items()}
 
 
-def fill_stats(target: DurationStats, fields: Mapping[str, str]) -> None:
-    """Load count/errors/slow/total/min/max and the sketch bins from a hash."""
-    bins = {
-        int(f[1:]): int(v)
-        for f, v in fields.items()
-        if f[:1] == "k" and f[1:].lstrip("-").isdigit()
-    }
-    zero = int(fields.get("z", 0))
-    target.errors = int(fields.get("e", 0))
-    target.slow = int(fields.get("sl", 0))
-    target.total = float(fields.get("t", 0.0))
-    target.sketch = QuantileSketch.from_bins(
-        bins, zero, float(fields.get("mn", 0.0)), float(fields.get("mx", 0.0))
-    )
+@dataclass
+class Stored:
+    """What a key-value store holds, as read at one point in time.
+
+    Attributes:
+        members: set (and sorted set) key -> members.
+        cells: hash key -> {field: value}.
+        recent: list key -> entries, newest first.
+    """
+
+    members: dict[str, set[str]] = field(default_factory=dict)
+    cells: dict[str, dict[str, str]] = field(default_factory=dict)
+    recent: dict[str, list[str]] = field(default_factory=dict)
 
 
-def fill_endpoint(target: EndpointStats, fields: Mapping[str, str]) -> None:
-    fill_stats(target, fields)
-    target.client_errors = int(fields.get("ce", 0))
-    target.bytes_sent = int(float(fields.get("by", 0)))
-    target.ttfb_total = float(fields.get("tt", 0.0))
-    target.last_seen = float(fields.get("ls", 0.0))
-    target.statuses = {
-        int(f[1:]): int(v) for f, v in fields.items() if f[:1] == "s" and f[1:].isdigit()
-    }
-    for i in range(len(target.buckets)):
-        target.buckets[i] = int(fields.get(f"h{i}", 0))
+def wanted(keys: Keys) -> tuple[list[str], list[str], list[str]]:
+    """The keys a reader fetches first: (sets, hashes, lists); then `series_keys`."""
+    p = keys.prefix
+    sets = [p + t.names_key for t in TABLES if t.layout in ("hashes", "minutes")]
+    hashes = [p + t.key for t in TABLES if t.layout == "hash"] + [keys.gauges, keys.meta]
+    lists = [p + t.key for t in TABLES if t.layout == "recent"]
+    return sets, hashes, lists
 
 
-def fill_minute(minute: int, fields: Mapping[str, str]) -> MinuteBucket:
-    bucket = MinuteBucket(minute)
-    fill_stats(bucket, fields)
-    bucket.client_errors = int(fields.get("ce", 0))
-    return bucket
+def series_keys(stored: Stored, keys: Keys, first_minute: int) -> list[str]:
+    """The per-series hashes to fetch once the index sets are known."""
+    out = []
+    for declared, name in _series(stored, keys, first_minute):
+        out.append(keys.prefix + declared.key + name)
+    return out
 
 
-def fill_tallies(table: dict[str, _Tally], fields: Mapping[str, str]) -> None:
-    for field, value in fields.items():
-        ident, _, part = field.rpartition(SEP)
-        tally = table.get(ident)
-        if tally is None:
-            tally = table[ident] = _Tally()
-        if part == "c":
-            tally.count = int(value)
-        elif part == "e":
-            tally.errors = int(value)
-        elif part == "t":
-            tally.total = float(value)
-        elif part == "m":
-            tally.max = float(value)
+def _series(stored: Stored, keys: Keys, first_minute: int) -> list[tuple[Table, str]]:
+    out = []
+    for declared in TABLES:
+        if declared.layout not in ("hashes", "minutes"):
+            continue
+        names = stored.members.get(keys.prefix + declared.names_key, set())
+        if declared.layout == "minutes":
+            minutes = sorted(int(float(m)) for m in names)
+            out += [(declared, str(m)) for m in minutes if m >= first_minute]
+        else:
+            out += [(declared, name) for name in sorted(names)]
+    return out
 
 
-def fill_query_operations(registry: Registry, fields: Mapping[str, str]) -> None:
-    size = len(registry.bucket_bounds) + 1
-    for field, value in fields.items():
-        operation, _, part = field.rpartition(SEP)
-        if part == "sum":
-            registry.query_operation_sums[operation] = float(value)
-        elif part.startswith("h") and part[1:].isdigit() and int(part[1:]) < size:
-            buckets = registry.query_operations.setdefault(operation, [0] * size)
-            buckets[int(part[1:])] = int(value)
+def registry_from(stored: Stored, keys: Keys, settings: PerfkitSettings, clock: Clock) -> Registry:
+    """The stored figures as a registry (the reading side of `delta_ops`; caps apply)."""
+    now = clock.time()
+    first_minute = int(now // 60) - settings.retention_hours * 60
+    registry = Registry(settings, clock)
+    p = keys.prefix
+    for declared, name in _series(stored, keys, first_minute):
+        fields = stored.cells.get(p + declared.key + name)
+        if fields:
+            _load(registry, declared, declared.key_of(name), fields)
+    for declared in TABLES:
+        if declared.layout == "hash":
+            rows: dict[str, dict[str, str]] = {}
+            for name, value in stored.cells.get(p + declared.key, {}).items():
+                ident, sep, code = name.rpartition(SEP)
+                if not sep:
+                    ident, code = name, ""
+                rows.setdefault(ident, {})[code] = value
+            for ident in sorted(rows):
+                _load(registry, declared, declared.key_of(ident), rows[ident])
+        elif declared.layout == "recent":
+            getattr(registry, declared.name).extend(recent(stored.recent.get(p + declared.key, [])))
+    registry.gauges = {n: float(v) for n, v in stored.cells.get(keys.gauges, {}).items()}
+    meta = stored.cells.get(keys.meta, {})
+    for f in SCALARS:
+        setattr(
+            registry,
+            f.attr,
+            f.type(float(meta[f.code])) if f.code in meta else getattr(registry, f.attr),
+        )
+    if "started" not in meta:
+        registry.started_at = now
+    return registry
+
+
+def _load(registry: Registry, declared: Table, key: Any, fields: Mapping[str, str]) -> None:
+    assert declared.new is not None
+    loaded = declared.new(registry, key)
+    loaded.load_flat(fields)
+    table = getattr(registry, declared.name)
+    if declared.name == "endpoints":
+        registry._new_endpoint(key).merge(loaded)  # the view caps too
+    else:
+        declared.entry(registry, table, key).merge(loaded)
 
 
 def recent(items: Iterable[Any]) -> list[dict[str, Any]]:
-    """Slow-list entries (newest first in Redis) as dicts in time order."""
+    """Slow-list entries (newest first in the store) as dicts in time order."""
     out = []
     for raw in items:
         try:
@@ -265,9 +266,3 @@ def recent(items: Iterable[Any]) -> list[dict[str, Any]]:
             continue  # a foreign value in our list: skip it, never fail the read
     out.reverse()
     return out
-
-
-def query_from(fingerprint: str, fields: Mapping[str, str]) -> QueryStats:
-    stats = DurationStats()
-    fill_stats(stats, fields)
-    return QueryStats(fingerprint, fields.get("op", "OTHER"), stats)

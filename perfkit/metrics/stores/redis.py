@@ -19,23 +19,10 @@ from ...fleet import Fleet, process_figures
 from ..families import MetricFamily
 from ..registry import Registry
 from ..routes import OTHER
-from ..state import fold_into_other, merge_endpoint
-from ..stats import DurationStats, EndpointStats
+from ..state import fold_into_other
+from ..tables import TABLES
 from .base import BatchRefused, DeltaStore
-from .codec import (
-    Keys,
-    decode,
-    delta_ops,
-    fill_endpoint,
-    fill_minute,
-    fill_query_operations,
-    fill_stats,
-    fill_tallies,
-    query_from,
-    recent,
-    text,
-    texts,
-)
+from .codec import Keys, Stored, decode, delta_ops, registry_from, series_keys, text, texts, wanted
 
 __all__ = ["RedisStore"]
 
@@ -149,13 +136,13 @@ class RedisStore(DeltaStore):
         """
         settings = self.registry.settings
         groups = [
-            (self.keys.endpoints, [f"{m} {r}" for m, r in delta.endpoints], settings.max_endpoints),
-            (self.keys.queries, list(delta.queries), settings.max_queries),
-            (self.keys.user_ids, list(delta.users), settings.max_users),
-            (self.keys.organization_ids, list(delta.organizations), settings.max_organizations),
-        ]
+            (t.name, self.keys.prefix + t.names_key,
+             [t.key_text(k) for k in getattr(delta, t.name)], t.cap(settings) if t.cap else 0)
+            for t in TABLES
+            if t.shared_cap
+        ]  # fmt: skip
         pipe = self.client.pipeline(transaction=False)
-        for key, names, _ in groups:
+        for _, key, names, _ in groups:
             pipe.scard(key)
             if names:
                 pipe.smismember(key, names)
@@ -169,20 +156,20 @@ class RedisStore(DeltaStore):
         ttl = max(self.flush_interval * 3, 1.0)
         self._fleet.queue_heartbeat(pipe, figures, ttl, self.clock.time())
         results = iter(_results(pipe))
-        over: list[set[str]] = []
-        for _, names, cap in groups:
+        over: dict[str, set[str]] = {}
+        for name, _, names, cap in groups:
             count = int(next(results))
             known = [bool(flag) for flag in next(results)] if names else []
             room = max(cap - count, 0)
             rejected: set[str] = set()
-            for name, is_known in zip(names, known, strict=True):
-                if not is_known and name != OTHER:
+            for series, is_known in zip(names, known, strict=True):
+                if not is_known and series != OTHER and not series.endswith(" " + OTHER):
                     if room > 0:
                         room -= 1
                     else:
-                        rejected.add(name)
-            over.append(rejected)
-        fold_into_other(delta, *over)
+                        rejected.add(series)
+            over[name] = rejected
+        fold_into_other(delta, **over)
 
     # ------------------------------------------------------------- reading
     def fleet_registry(self) -> Registry:
@@ -199,81 +186,37 @@ class RedisStore(DeltaStore):
         k = self.keys
         now = self.clock.time()
         first_minute = int(now // 60) - self.registry.settings.retention_hours * 60
+        sets, hashes, lists = wanted(k)
+        stored = Stored()
         pipe = self.client.pipeline(transaction=False)
-        pipe.smembers(k.endpoints)
-        pipe.smembers(k.queries)
-        pipe.smembers(k.calls)
-        pipe.zrangebyscore(k.request_minutes, first_minute, "+inf")
-        pipe.zrangebyscore(k.query_minutes, first_minute, "+inf")
-        pipe.zrangebyscore(self._fleet.processes_key, now, "+inf")
-        for key in (k.users, k.organizations, k.errors, k.query_operations, k.gauges, k.meta):
+        for key in sets:
+            pipe.zrange(key, 0, -1) if _is_minutes(key) else pipe.smembers(key)
+        for key in hashes:
             pipe.hgetall(key)
-        pipe.lrange(k.slow, 0, -1)
-        pipe.lrange(k.slow_queries, 0, -1)
+        for key in lists:
+            pipe.lrange(key, 0, -1)
+        pipe.zrangebyscore(self._fleet.processes_key, now, "+inf")
         pipe.hget(k.seq, self.process_id)
-        (endpoints, queries, calls, rminutes, qminutes, procs, users, orgs, errors, qops, gauges,
-         meta, slow, slowq, applied) = _results(pipe)  # fmt: skip
-        names: dict[str, list[Any]] = {
-            "ep": sorted(texts(endpoints)),
-            "q": sorted(texts(queries)),
-            "call": sorted(texts(calls)),
-            "rm": [int(float(m)) for m in texts(rminutes)],
-            "qm": [int(float(m)) for m in texts(qminutes)],
-            "proc": sorted(texts(procs)),
-        }
+        results = iter(_results(pipe))
+        for key in sets:
+            stored.members[key] = set(texts(next(results)))
+        for key in hashes:
+            stored.cells[key] = decode(next(results))
+        for key in lists:
+            stored.recent[key] = list(next(results))
+        procs = sorted(texts(next(results)))
+        applied = next(results)
+        series = series_keys(stored, k, first_minute)
         pipe = self.client.pipeline(transaction=False)
-        for name in names["ep"]:
-            pipe.hgetall(k.endpoint(name))
-        for name in names["q"]:
-            pipe.hgetall(k.query(name))
-        for name in names["call"]:
-            pipe.hgetall(k.call(name))
-        for minute in names["rm"]:
-            pipe.hgetall(k.request_minute(minute))
-        for minute in names["qm"]:
-            pipe.hgetall(k.query_minute(minute))
-        for name in names["proc"]:
+        for key in series:
+            pipe.hgetall(key)
+        for name in procs:
             pipe.hgetall(self._fleet.process_key(name))
         results = iter(_results(pipe))
-        fleet = Registry(self.registry.settings, self.clock)
-        for name in names["ep"]:
-            fields = decode(next(results))
-            method, _, route = name.partition(" ")
-            if fields:
-                stats = fleet._new_endpoint((method, route))  # the fleet view caps too
-                loaded = EndpointStats(len(fleet.bucket_bounds))
-                fill_endpoint(loaded, fields)
-                merge_endpoint(stats, loaded)
-        for name in names["q"]:
-            fields = decode(next(results))
-            if fields:
-                fleet.queries[name] = query_from(name, fields)
-        for name in names["call"]:
-            fields = decode(next(results))
-            if fields:
-                call_stats = DurationStats()
-                fill_stats(call_stats, fields)
-                fleet.calls[name] = call_stats
-        for table, minutes in (
-            (fleet.request_minutes, names["rm"]),
-            (fleet.query_minutes, names["qm"]),
-        ):
-            for minute in minutes:
-                fields = decode(next(results))
-                if fields:
-                    table[minute] = fill_minute(minute, fields)
-        workers = [decode(next(results)) for _ in names["proc"]]
-        fill_tallies(fleet.users, decode(users))
-        fill_tallies(fleet.organizations, decode(orgs))
-        fleet.error_types = {name: int(n) for name, n in decode(errors).items()}
-        fill_query_operations(fleet, decode(qops))
-        fleet.gauges = {name: float(v) for name, v in decode(gauges).items()}
-        meta_fields = decode(meta)
-        fleet.websocket_sessions = int(meta_fields.get("ws", 0))
-        fleet.dropped_endpoints = int(meta_fields.get("dropped", 0))
-        fleet.started_at = float(meta_fields.get("started", now))
-        fleet.slow_requests.extend(recent(slow))
-        fleet.slow_queries.extend(recent(slowq))
+        for key in series:
+            stored.cells[key] = decode(next(results))
+        workers = [decode(next(results)) for _ in procs]
+        fleet = registry_from(stored, k, self.registry.settings, self.clock)
         live = [w for w in workers if w]
         fleet.in_progress_override = sum(int(w.get("in_progress", 0)) for w in live)
         self._fleet.workers = live
@@ -312,6 +255,13 @@ class RedisStore(DeltaStore):
         flushes.add(self.flushes, "_total", outcome="ok")
         flushes.add(self.failures, "_total", outcome="failed")
         return [flushes, *self._fleet.collect()]
+
+
+def _is_minutes(key: str) -> bool:
+    return key.endswith(_MINUTE_INDEXES)
+
+
+_MINUTE_INDEXES = tuple(t.names_key for t in TABLES if t.layout == "minutes")
 
 
 def _results(pipe: Any) -> list[Any]:
