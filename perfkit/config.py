@@ -373,7 +373,8 @@ def _bool(value: Any, bad: Callable[..., ConfigError]) -> bool:
 def _number(value: Any, typ: type, meta: Mapping[str, Any], bad: Callable[..., ConfigError]) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad()
-    if typ is int and not isinstance(value, int):
+    # 1456.0 is JSON's 1456 (an integer in JSON Schema): accepted as the int
+    if typ is int and not isinstance(value, int) and not float(value).is_integer():
         raise bad()
     if isinstance(value, float) and not math.isfinite(value):
         raise bad("must be finite")

@@ -402,11 +402,17 @@ class Perfkit(KitParts):
         return thresholds_of(default_rules(self.settings))
 
     def alert_metrics(self) -> dict[str, float | None]:
-        """The flat dict alert rules read: ``requests.*``, ``queries.*``, components', gauges."""
+        """The flat dict alert rules read: ``requests.*``, ``queries.*``, components', gauges.
+
+        Every documented key is present; one whose part is idle or absent is None.
+        """
+        from .alerts.manager import DOCUMENTED_METRICS
+
         view = self.view()
         requests = requests_section(view, hours=5 / 60)["summary"]
         queries = queries_section(view, hours=5 / 60)["summary"]
-        metrics: dict[str, float | None] = {
+        metrics: dict[str, float | None] = dict.fromkeys(sorted(DOCUMENTED_METRICS))
+        metrics |= {
             "requests.rate": requests["rate"],
             "requests.error_rate": requests["error_rate"],
             "requests.p95": requests["p95"],

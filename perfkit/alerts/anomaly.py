@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from .rules import Check, Metrics, Rule, number
+from .rules import _SEED_SEVERITY, AlertRule, Check, Metrics, Rule, number
 
-__all__ = ["AnomalyRule"]
+__all__ = ["AnomalyRule", "anomaly_rule_from_dict", "rule_from_dict"]
 
 
 class AnomalyRule(Rule):
@@ -38,6 +39,7 @@ class AnomalyRule(Rule):
         direction: str = "up",
         severity: str = "warning",
         cooldown_seconds: float = 900.0,
+        resolve_for_seconds: float = 0.0,
         resolve_k: float | None = None,
         min_deviation: float = 0.0,
         message_template: str | None = None,
@@ -49,6 +51,7 @@ class AnomalyRule(Rule):
             severity=severity,
             for_seconds=for_seconds,
             cooldown_seconds=cooldown_seconds,
+            resolve_for_seconds=resolve_for_seconds,
             message_template=message_template,
             labels=labels,
             description=description,
@@ -120,6 +123,40 @@ class AnomalyRule(Rule):
         out = super().to_dict()
         out.update(
             k=self.k, alpha=self.alpha, warmup=self.warmup, direction=self.direction,
+            resolve_k=self.resolve_k, min_deviation=self.min_deviation,
             baseline_mean=self.mean, baseline_deviation=math.sqrt(self.var), samples=self.samples,
         )  # fmt: skip
         return out
+
+
+# what `AnomalyRule.to_dict` adds that describes the learned state, not the settings
+_STATE_FIELDS = ("comparison", "baseline_mean", "baseline_deviation", "samples")
+
+
+def anomaly_rule_from_dict(spec: Mapping[str, Any]) -> AnomalyRule:
+    """An `AnomalyRule` from its `to_dict` form (the learned state is not restored)."""
+    data = {k: v for k, v in spec.items() if k not in _STATE_FIELDS}
+    kind = data.pop("type", "AnomalyRule")
+    if kind != "AnomalyRule":
+        raise ValueError(f"anomaly rule dict has type {kind!r}; expected 'AnomalyRule'")
+    if "cooldown_minutes" in data:
+        minutes = number(str(data.get("name")), "cooldown_minutes", data.pop("cooldown_minutes"), 0)
+        data["cooldown_seconds"] = minutes * 60.0
+    if "severity" in data:
+        data["severity"] = _SEED_SEVERITY.get(data["severity"], data["severity"])
+    allowed = set(inspect.signature(AnomalyRule.__init__).parameters) - {"self"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValueError(
+            f"anomaly rule dict has unknown key(s) {unknown}; expected {sorted(allowed)}"
+        )
+    if "name" not in data or "metric" not in data:
+        raise ValueError("an anomaly rule dict needs a 'name' and a 'metric'")
+    return AnomalyRule(**data)
+
+
+def rule_from_dict(spec: Mapping[str, Any]) -> Rule:
+    """A rule from a dict as `Rule.to_dict` writes it (``type`` picks it; default AlertRule)."""
+    if spec.get("type", "AlertRule") == "AnomalyRule":
+        return anomaly_rule_from_dict(spec)
+    return AlertRule.from_dict(spec)

@@ -29,7 +29,7 @@ from .history import AlertHistory
 from .model import SEVERITIES, SEVERITY_RANK, Alert, AlertEvent
 from .notifiers.base import Notifier
 from .notifiers.simple import LogNotifier
-from .rules import AlertRule, Check, Rule
+from .rules import Check, Rule
 from .silences import Silence, Silences
 
 __all__ = ["DOCUMENTED_METRICS", "MAX_EXTERNAL", "AlertManager"]
@@ -148,7 +148,9 @@ class AlertManager:
         Raises ValueError for a duplicate name (unless `replace`) or an unknown metric.
         """
         if isinstance(rule, Mapping):
-            rule = AlertRule.from_dict(rule)
+            from .anomaly import rule_from_dict
+
+            rule = rule_from_dict(rule)
         if not isinstance(rule, Rule):
             raise ValueError(f"expected an AlertRule, AnomalyRule or dict, got {rule!r}")
         if check_metric:

@@ -166,6 +166,7 @@ class Rule:
             "for_seconds": self.for_seconds,
             "cooldown_seconds": self.cooldown_seconds,
             "resolve_for_seconds": self.resolve_for_seconds,
+            "message_template": self.message_template,
             "labels": dict(self.labels),
             "description": self.description,
         }
@@ -256,8 +257,16 @@ class AlertRule(Rule):
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> AlertRule:
-        """Build a rule from the seed-style dict (``cooldown_minutes``, ``high``...) or kwargs."""
+        """Build a rule from the seed-style dict (``cooldown_minutes``, ``high``...) or kwargs.
+
+        `to_dict`'s output is accepted as it is (``type``, ``condition: None``).
+        """
         data = dict(spec)
+        kind = data.pop("type", cls.__name__)
+        if kind != cls.__name__:
+            raise ValueError(f"alert rule dict has type {kind!r}; expected {cls.__name__!r}")
+        if "condition" in data and data["condition"] is None:
+            del data["condition"]  # as listed: a threshold rule has no condition
         if "cooldown_minutes" in data:
             minutes = number(
                 str(data.get("name")), "cooldown_minutes", data.pop("cooldown_minutes"), 0

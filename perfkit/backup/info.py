@@ -15,7 +15,9 @@ __all__ = ["BackupInfo", "backup_filename", "check_filename", "check_prefix"]
 
 META_SUFFIX = ".meta.json"
 SHA_SUFFIX = ".sha256"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+# What check_filename accepts, as a JSON-Schema pattern too (the OpenAPI document uses it).
+NAME_PATTERN = r"^(?!.*\.meta\.json$)[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+_NAME = re.compile(NAME_PATTERN)
 _PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
@@ -48,7 +50,7 @@ class BackupInfo:
 
 def check_filename(name: object) -> str:
     """`name` if it is a plain backup file name; else `ValueError` (paths, '..', NUL, empty)."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or name.endswith(META_SUFFIX):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(
             f"backup name {name!r} is not valid: expected a file name from list_backups() "
             "(letters, digits, '.', '_', '-'; no path)"

@@ -238,7 +238,7 @@ def build_routes() -> RouteTable:
             "/api/alerts/rules",
             parts.rules_add,
             "admin",
-            "Add a threshold rule",
+            "Add a rule (a threshold or an anomaly rule, as GET lists them)",
             body=schemas.ALERT_RULE,
             statuses=(200, 400),
         )
@@ -311,6 +311,7 @@ def build_routes() -> RouteTable:
             parts.backups_delete,
             "admin",
             "Delete a backup",
+            path_schemas={"name": schemas.BACKUP_NAME},
             statuses=(200, 400, 404),
         )
     )
@@ -321,6 +322,7 @@ def build_routes() -> RouteTable:
             parts.backups_restore,
             "admin",
             "Verify and restore a backup",
+            path_schemas={"name": schemas.BACKUP_NAME},
             statuses=(200, 400, 404, 409),
         )
     )

@@ -126,14 +126,14 @@ def _rule_dict(rule: Any) -> Any:
 def rules_add(ctx: Ctx) -> Any:
     manager = _alerts(ctx)
     body = ctx.json_object()
-    if "condition" in body:
+    if body.get("condition") is not None:
         raise ApiError(
             400, "bad_rule", "condition callables cannot be sent over HTTP; use metric thresholds"
         )
-    from ..alerts import AlertRule
+    from ..alerts.anomaly import rule_from_dict
 
     try:
-        rule = AlertRule.from_dict(body)
+        rule = rule_from_dict(body)
         manager.add_alert_rule(rule)
     except TypeError as exc:
         raise ApiError(400, "bad_rule", f"invalid rule fields: {exc}") from None

@@ -47,11 +47,20 @@ def document(
                 for p in route.params
             ]
             + [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": dict(route.path_schemas.get(name, {"type": "string"})),
+                }
                 for name in re.findall(r"\{([a-z_]+)\}", route.template)
             ],
             "responses": _responses(
-                route.statuses, route.content_type, role, route.body is not None
+                route.statuses,
+                route.content_type,
+                role,
+                route.body is not None,
+                limited=route.access != "public",  # the API rate limit covers it
             ),
             # who may call it: public, read (the read or the admin token) or admin
             "x-perfkit-role": role,
@@ -87,12 +96,14 @@ def document(
 
 
 def _responses(
-    statuses: tuple[int, ...], content_type: str, access: str, has_body: bool
+    statuses: tuple[int, ...], content_type: str, access: str, has_body: bool, *, limited: bool
 ) -> dict[str, Any]:
     # every route may answer 400 (bad parameter) and 404 (unknown item or part not in use)
     codes = set(statuses or (200,)) | {200, 400, 404}
     if access != "public":
-        codes |= {401, 403, 429}
+        codes |= {401, 403}
+    if limited:  # e.g. /metrics: public by default, rate-limited all the same
+        codes.add(429)
     if has_body:
         codes.add(413)
     out: dict[str, Any] = {}

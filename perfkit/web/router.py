@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ class ApiError(Exception):
         self.headers = headers or []
 
 
+_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
 @dataclass(frozen=True)
 class Param:
     """A query parameter with its type and bounds (out of range is a 400, never clamped)."""
@@ -42,15 +47,12 @@ class Param:
         if raw is None:
             return self.default
         expected = self.expected()
-        try:
-            value: Any = (
-                int(raw) if self.kind == "int" else float(raw) if self.kind == "float" else raw
-            )
-        except ValueError:
-            raise ApiError(
-                400, "bad_parameter", f"{self.name}={raw!r}: expected {expected}"
-            ) from None
-        if self.kind == "float" and value != value:  # NaN
+        # JSON-number spelling only: int() and float() would also take "1_0", " 1",
+        # "inf" and non-ASCII digits, which the schema (integer/number) does not allow
+        if self.kind != "str" and not (_INT if self.kind == "int" else _FLOAT).fullmatch(raw):
+            raise ApiError(400, "bad_parameter", f"{self.name}={raw!r}: expected {expected}")
+        value: Any = int(raw) if self.kind == "int" else float(raw) if self.kind == "float" else raw
+        if self.kind == "float" and not math.isfinite(value):  # 1e999
             raise ApiError(400, "bad_parameter", f"{self.name}={raw!r}: expected {expected}")
         if (self.minimum is not None and value < self.minimum) or (
             self.maximum is not None and value > self.maximum
@@ -108,6 +110,8 @@ class Route:
     statuses: tuple[int, ...] = ()
     # a valid X-Perfkit-Signature (settings.alert_webhook_secret) stands in for the token
     signed: bool = False
+    # JSON schemas of path parameters, where a plain string says too little
+    path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     regex: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
