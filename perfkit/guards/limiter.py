@@ -65,16 +65,26 @@ def _memory_storage(lib: Any) -> Any:
     `limits` renames the hook, its own scheduling simply runs.
     """
     storage = lib.storage.MemoryStorage()
-    sweeper = _Sweeper(storage._MemoryStorage__expire_events)
+
+    def holding() -> bool:
+        return bool(storage.expirations) or any(storage.events.values())
+
+    sweeper = _Sweeper(storage._MemoryStorage__expire_events, holding)
     storage._MemoryStorage__schedule_expiry = sweeper.schedule
     return storage
 
 
 class _Sweeper:
-    """Runs the storage's expiry pass once a second while hits keep coming."""
+    """Runs the storage's expiry pass once a second while the storage holds entries.
 
-    def __init__(self, expire: Callable[[], None]) -> None:
+    A sweep that runs before an entry's expiry (a window longer than the delay,
+    or a timer that fires a little early) schedules the next one: memory is
+    freed even when no hit comes after the last.
+    """
+
+    def __init__(self, expire: Callable[[], None], holding: Callable[[], bool]) -> None:
         self.expire = expire
+        self.holding = holding
         self.pending = False
 
     def schedule(self) -> None:
@@ -90,6 +100,9 @@ class _Sweeper:
         # and the next sweep frees what this one missed
         with contextlib.suppress(KeyError, RuntimeError):
             self.expire()
+        with contextlib.suppress(RuntimeError):  # a dict changing under the check
+            if self.holding():
+                self.schedule()
 
 
 def _check(window: Any, rule: Rule, client: str, figures: bool) -> Decision:

@@ -211,3 +211,14 @@ def test_memory_storage_sweeps_expired_entries_in_the_background() -> None:
     assert any(storage.events.values())
     client.poll(lambda: not any(storage.events.values()), "the sweep of expired entries")
     limiter.close()
+
+
+def test_a_sweep_before_expiry_is_followed_by_another_without_new_hits() -> None:
+    """A 2-second window outlives the first sweep (at 1 s): a later sweep still frees it."""
+    limiter = RateLimiter()
+    storage = storages(limiter)
+    limiter.hit(parse_rate_limits("3 per 2 seconds"), "*", "ip:late", False)
+    assert any(storage.events.values())
+    # no further hits: only a rescheduled sweep can free the entry (was: kept forever)
+    client.poll(lambda: not any(storage.events.values()), "a second sweep", timeout=20)
+    limiter.close()
