@@ -98,7 +98,7 @@ class PerfkitSettings:
     alert_webhook_secret: str | None = field(
         default=None, metadata=_check("optional_str", secret=True)
     )
-    # hours of system samples kept (at monitoring_interval; bounded, see docs/alerts.md)
+    # hours of system samples kept (at monitoring_interval; bounded, see docs/system.md)
     system_history_hours: float = field(default=24.0, metadata=_check("float", 0.01, 720))
     # --- notifications (perfkit.alerts.channels; a log notifier is always on) ---
     # smtp://user:pass@host:port, smtps://... (TLS from the start) or ...?starttls=1

@@ -7,7 +7,6 @@ import logging
 import math
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -70,7 +69,8 @@ class SystemMonitor:
         critical_threshold: the same for `critical`.
         disk_paths: the mount points to measure (default: the root of the current drive).
         interval: seconds between background samples when started by the kit.
-        max_history: how many samples the background sampler keeps.
+        max_history: how many samples the background sampler keeps (the kit: the
+            ``system_history_hours`` at ``monitoring_interval``).
         psutil_module: the psutil module (tests inject a fake).
         clock: where timestamps come from.
     """
@@ -92,8 +92,6 @@ class SystemMonitor:
         self.critical_threshold = _thresholds(
             "critical_threshold", DEFAULT_CRITICAL, critical_threshold
         )
-        if not isinstance(max_history, int) or max_history < 1:
-            raise ValueError(f"max_history must be a positive integer, got {max_history!r}")
         _check_interval(interval)
         ps: Any = psutil_module
         if ps is None:
@@ -102,7 +100,9 @@ class SystemMonitor:
         self.clock: Clock = clock or SystemClock()
         self.disk_paths = list(disk_paths) if disk_paths else [os.path.abspath(os.sep)]
         self.interval = interval
-        self.history: deque[SystemMetrics] = deque(maxlen=max_history)
+        from .system_history import SampleHistory  # here: it imports SystemMetrics from us
+
+        self.history = SampleHistory(max_history)  # packed: about 250 bytes a sample
         self.disks: dict[str, dict[str, float]] = {}
         self.on_sample: list[Callable[[SystemMetrics], None]] = []
         # fleet mode: claim(interval) -> bool, publish(dict), fetch() -> dict | None
@@ -289,7 +289,7 @@ class SystemMonitor:
         """avg/min/max/current of CPU, RAM, swap and disk % over the last `last_n` samples."""
         if not isinstance(last_n, int) or isinstance(last_n, bool) or last_n < 1:
             raise ValueError(f"last_n must be a positive integer, got {last_n!r}")
-        samples = list(self.history)[-last_n:]
+        samples = self.history.last(last_n)
         out: dict[str, Any] = {"samples": len(samples)}
         for field in ("cpu_percent", "ram_percent", "swap_percent", "disk_percent"):
             values = [getattr(s, field) for s in samples]
@@ -344,7 +344,7 @@ class SystemMonitor:
         self.critical_threshold = _thresholds("critical_threshold", DEFAULT_CRITICAL, critical)
         keep = history_length(settings)
         if keep != self.history.maxlen:
-            self.history = deque(self.history, maxlen=keep)  # newest samples kept
+            self.history.resize(keep)  # the newest samples stay
 
     def _adopt(self) -> SystemMetrics | None:
         """Another process of this host sampled: take its figures (None: sample here)."""

@@ -130,7 +130,7 @@ def build_routes() -> RouteTable:
             "/api/system/history",
             parts.system_history,
             summary="System samples of the last minutes",
-            params=(Param("minutes", "int", 60, 1, 1440),),
+            params=(Param("minutes", "int", 60, 1, 43_200),),  # system_history_hours <= 720
         )
     )
     add(
