@@ -89,7 +89,7 @@ SETTING_DOCS: dict[str, str] = {
     "alert_request_seconds": "The `slow_request` rule fires when one request took longer "
     "than this in the last 5 minutes (0: no such rule).",
     "system_history_hours": "Hours of system samples kept for `/api/system/history` "
-    "(about 1 KB per sample; see docs/system.md).",
+    "(a ring of about 270 bytes a sample: 2.2 MiB for 24 h at 10 s; see docs/system.md).",
     "notify_smtp_url": "E-mail alerts: `smtp://user:pass@host:port`, `smtps://...` or "
     "`smtp://...?starttls=1` (`&cafile=/ca.pem` trusts a private CA).",
     "notify_email_from": "E-mail alerts: the sender address.",
