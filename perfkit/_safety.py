@@ -10,6 +10,8 @@ __all__ = ["InternalErrors"]
 
 _log = logging.getLogger("perfkit")
 
+MAX_KINDS = 100  # distinct kinds counted; more are counted as "other"
+
 
 class InternalErrors:
     """Counts internal failures by kind and logs each kind at most once per `interval` seconds.
@@ -33,8 +35,11 @@ class InternalErrors:
         self._lock = threading.Lock()
 
     def report(self, kind: str, exc: BaseException, traceback: bool = True) -> None:
+        """Count `exc` under `kind` (a fixed word: kinds become metric labels) and log it."""
         now = time.monotonic()
         with self._lock:
+            if kind not in self.counts and len(self.counts) >= MAX_KINDS:
+                kind = "other"  # bounded memory and label count whatever callers pass
             self.counts[kind] = self.counts.get(kind, 0) + 1
             last = self._last_logged.get(kind)
             if last is not None and now - last < self.interval:

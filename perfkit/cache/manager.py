@@ -156,7 +156,8 @@ class CacheManager(CacheComponent):
             return self.decode(key, payload)
         except Exception as exc:  # planted, corrupt or foreign data is a miss, never a crash
             self.stats.error(fallback=False)
-            self.log.report(f"decoding {key!r}", exc, traceback=False)
+            # one kind, and no key: keys carry arguments (user ids) and are unbounded
+            self.log.report("decoding a cached value", exc, traceback=False)
             return MISSING
 
     def _memory_lookup(self, key: str, count: bool) -> Any:

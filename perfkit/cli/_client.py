@@ -33,7 +33,8 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token",
         default=os.environ.get("PERFKIT_TOKEN"),
-        help="API token (default: $PERFKIT_TOKEN)",
+        help="API token (default: $PERFKIT_TOKEN; prefer the variable: every local user "
+        "can read a command line with ps)",
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")

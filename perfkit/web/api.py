@@ -421,7 +421,8 @@ def handle(kit: Perfkit, request: ApiRequest, *, trusted: bool = False) -> ApiRe
     except ApiError as exc:
         response = error_response(exc.status, exc.error, exc.detail, exc.headers)
     except Exception as exc:
-        kit.errors.report(f"api {path}", exc)
+        # the route, not the path: paths are client-chosen (unbounded, maybe personal)
+        kit.errors.report(f"api {route.operation_id}" if route else "api", exc)
         response = error_response(
             500, "internal_error", "perfkit failed to answer; see the server log"
         )

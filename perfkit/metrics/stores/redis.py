@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from ..._secrets import mask_url
 from ...clock import Clock
 from ...fleet import Fleet, process_figures
 from ..families import MetricFamily
@@ -90,7 +91,7 @@ class RedisStore(DeltaStore):
                 )
             except ValueError as exc:
                 raise ValueError(
-                    f"PERFKIT_REDIS_URL={redis_url!r} is not a Redis URL: {exc}"
+                    f"PERFKIT_REDIS_URL={mask_url(redis_url)!r} is not a Redis URL: {exc}"
                 ) from None
         self.client = client
         self.keys = Keys(namespace)
