@@ -73,6 +73,9 @@ class CacheManager(CacheComponent):
         signing_key: HMAC key for pickled values.
         retry_interval: seconds between probes of an unreachable Redis.
         failure_threshold: consecutive Redis failures before falling back.
+        use_redis: the spelling of hand-written cache modules: True is ``backend="auto"``
+            with Redis tried even without `redis_url` (at ``redis://127.0.0.1:6379/0``),
+            falling back to memory; False is ``backend="memory"``.
         clock: monotonic time for the memory TTLs and the breaker; wall time for
             ``@cached(stale_ttl=...)``.
     """
@@ -91,7 +94,12 @@ class CacheManager(CacheComponent):
         retry_interval: float = 5.0,
         failure_threshold: int = 2,
         clock: Clock | None = None,
+        use_redis: bool | None = None,
     ) -> None:
+        if use_redis is not None:
+            if backend != "auto":
+                raise ValueError(f"give backend= or use_redis=, not both (got {backend!r})")
+            backend = "auto" if use_redis else "memory"
         if backend not in _BACKENDS:
             raise ValueError(f"backend must be one of auto, memory, redis, got {backend!r}")
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
@@ -108,7 +116,7 @@ class CacheManager(CacheComponent):
         self.clock: Clock = clock or SystemClock()
         self.memory = MemoryBackend(maxsize, timer=self.clock.monotonic)
         self.redis: RedisBackend | None = None
-        if backend == "redis" or (backend == "auto" and redis_url):
+        if backend == "redis" or (backend == "auto" and (redis_url or use_redis)):
             pool = make_pool(redis_url or "redis://127.0.0.1:6379/0", redis_config)
             self.redis = RedisBackend(pool, self.namespace)
         # memory only: one lock for the entries and the counters makes a hit one acquire

@@ -17,13 +17,16 @@ def ms(seconds: Any) -> str:
     return f"{seconds * 1000:.1f}ms"
 
 
-def print_json(data: Any, out: TextIO = sys.stdout) -> None:
+def print_json(data: Any, out: TextIO | None = None) -> None:
+    # sys.stdout looked up per call, not bound at import (it may be redirected then)
+    out = out or sys.stdout
     json.dump(data, out, indent=2, default=str)
     out.write("\n")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout) -> None:
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None) -> None:
     """A plain aligned table; the first column left-aligned, the others right-aligned."""
+    out = out or sys.stdout
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):

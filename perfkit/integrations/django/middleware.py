@@ -22,7 +22,7 @@ from ...metrics.record import RequestRecord
 from ...middleware.core import CLIENT_CLOSED, RequestCore
 from .apps import project_kit
 
-__all__ = ["PerfkitMiddleware"]
+__all__ = ["PerfkitMiddleware", "resolver_route", "user_id"]
 
 _MAX_API_BODY = 64 * 1024
 
@@ -41,6 +41,7 @@ def _request_user(request: Any) -> Any:
 
 
 def user_id(user: Any) -> str | None:
+    """The primary key of an authenticated ``request.user`` as text; None for anonymous."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     pk = getattr(user, "pk", None)
