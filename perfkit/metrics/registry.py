@@ -228,7 +228,8 @@ class Registry:
                 statuses = stats.statuses
                 statuses[status] = statuses.get(status, 0) + 1
                 stats.bytes_sent += record.size
-                stats.last_seen = now
+                if now > stats.last_seen:
+                    stats.last_seen = now  # declared "max": records may come out of order
                 if ttfb is not None and 0.0 <= ttfb < _INF:
                     stats.ttfb_total += ttfb
                 minute = int(now // 60)
