@@ -173,8 +173,8 @@ def _own_request_id(headers: Any) -> str | None:
     """The app's own X-Request-ID response header (any case), or None."""
     try:
         for name, value in headers:
-            # the length test first keeps the usual case to one comparison per header
-            if len(name) == 12 and name.lower() == b"x-request-id":
+            # cheap tests first (45 is "-"): content-type has the same length
+            if len(name) == 12 and name[1] == 45 and name.lower() == b"x-request-id":
                 return str(value.decode("latin-1"))
     except (TypeError, ValueError, AttributeError):
         pass  # malformed headers: the server is the one to refuse them
