@@ -114,6 +114,7 @@ def test_responses_are_byte_identical_with_and_without_perfkit(django_site: Perf
     from django.test.utils import override_settings
 
     paths = ["/items/1", "/items/99", "/boom", "/stream/4", "/nowhere", "/shop/products/x"]
+    paths.append("/download")
     wrapped = [Client(raise_request_exception=False).get(p) for p in paths]
     with override_settings(MIDDLEWARE=["djsite.views.HeaderUser"]):
         plain = [Client(raise_request_exception=False).get(p) for p in paths]

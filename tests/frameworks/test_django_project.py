@@ -76,6 +76,7 @@ def test_under_gunicorn_with_postgres_and_the_commands(
         assert http.post("/items/4").status_code == 405
         assert http.get("/boom").status_code == 500
         assert http.get("/me", headers={"X-User": "pat"}).json() == {"user": "pat"}
+        assert http.get("/download").content == b"x" * 5000  # sent by gunicorn's file wrapper
         with http.stream("GET", "/stream/3") as response:
             assert list(response.iter_lines()) == ["chunk 0", "chunk 1", "chunk 2"]
         with http.stream("GET", "/stream/3000000") as response:
@@ -93,6 +94,7 @@ def test_under_gunicorn_with_postgres_and_the_commands(
         'endpoint="/items/<int:item_id>",status="405"} 1',
         'endpoint="/boom",status="500"} 1',
         'endpoint="/stream/<int:n>",status="499"} 1',
+        'endpoint="/download",status="200"} 1',
         'app_errors_total{type="RuntimeError"} 1',
         'app_db_query_duration_seconds_count{operation="SELECT"}',
     ]:

@@ -146,6 +146,13 @@ class PerfkitMiddleware:
         return response
 
 
+def _content_length(response: Any) -> int:
+    try:
+        return int(response.get("Content-Length") or 0)
+    except ValueError:
+        return 0
+
+
 class _Timing:
     """One request's timing, finished when Django (or the server) closes its response."""
 
@@ -188,6 +195,11 @@ class _Timing:
         original_close = response.close
 
         def close() -> None:
+            if self.streaming and not self.exhausted and response.file_to_stream is not None:
+                # a FileResponse the WSGI server sent itself (wsgi.file_wrapper, sendfile):
+                # its bytes never went through the count, and no early end can be seen
+                self.exhausted = True
+                self.size = self.size or _content_length(response)
             try:
                 original_close()
             finally:

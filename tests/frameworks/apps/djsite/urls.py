@@ -11,5 +11,6 @@ urlpatterns = [
     path("boom", views.boom),
     path("stream/<int:n>", views.stream),
     path("me", views.whoami),
+    path("download", views.download),
     path("shop/", include(shop)),
 ]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.views.decorators.http import require_GET
 
 
@@ -50,6 +58,10 @@ def stream(request: HttpRequest, n: int) -> StreamingHttpResponse:
             yield b"chunk %d\n" % i
 
     return StreamingHttpResponse(chunks(), content_type="text/plain")
+
+
+def download(request: HttpRequest) -> FileResponse:
+    return FileResponse(io.BytesIO(b"x" * 5000), filename="report.txt")
 
 
 def product(request: HttpRequest, slug: str) -> JsonResponse:

@@ -8,13 +8,14 @@ one crossed a critical one (``alert_cpu_critical``...), so CI can fail on it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import threading
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from perfkit._atomic import write_atomically
 from perfkit.integrations.django.apps import project_kit
@@ -26,9 +27,9 @@ def _seconds(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise CommandError(f"expected seconds, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
     if not 0 < number <= 86_400:
-        raise CommandError(f"expected seconds in (0, 86400], got {value}")
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 86400], got {value}")
     return number
 
 
