@@ -228,10 +228,11 @@ class AlertRule(Rule):
             raise ValueError(f"rule {name!r} on {metric!r} needs a warning or critical threshold")
         self.warning = None if warning is None else number(name, "warning", warning)
         self.critical = None if critical is None else number(name, "critical", critical)
+        past = operator.gt if comparison.startswith(">") else operator.lt  # equal levels are fine
         if (
             self.warning is not None
             and self.critical is not None
-            and self._cmp(self.warning, self.critical)
+            and past(self.warning, self.critical)
         ):
             raise ValueError(
                 f"rule {name!r}: warning {self.warning:g} must not be past critical "

@@ -369,7 +369,6 @@ def openapi(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-_limiters: dict[int, ClientRateLimiter] = {}
 
 
 def _limiter(kit: Perfkit) -> ClientRateLimiter:

@@ -172,3 +172,14 @@ def test_ordinary_templates_with_metric_groups_are_accepted() -> None:
         "t", "system.cpu_percent", 50.0, message_template="{value:.1f}% {system.cpu_percent:>8.2f}"
     )
     assert rule.message_template is not None
+
+
+@pytest.mark.parametrize("comparison", [">", ">=", "<", "<="])
+def test_warning_and_critical_may_share_one_level(comparison: str) -> None:
+    """As the settings allow (alert_cpu_threshold == alert_cpu_critical): not 'past' it."""
+    rule = AlertRule("same", "system.cpu_percent", 100.0, 100.0, comparison)
+    assert rule.warning == rule.critical == 100.0
+    with pytest.raises(ValueError, match="must not be past"):
+        AlertRule(
+            "past", "system.cpu_percent", 101.0 if ">" in comparison else 99.0, 100.0, comparison
+        )
