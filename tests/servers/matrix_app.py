@@ -4,7 +4,8 @@ One WSGI app (`wsgi_app`) and one ASGI app (`asgi_app`) with the same routes:
 
 - ``/ready``: a plain answer, polled until the server is up;
 - ``/shared``: headers from one module-level list that every response reuses;
-- ``/one``: a one-item body with no Content-Length (the server chooses the framing);
+- ``/one``: a one-item body with no Content-Length (the server chooses the framing),
+  and ``/tuple`` the same as a tuple (WSGI; the ASGI app answers it as ``/ready``);
 - ``/stream``: eight chunks with no Content-Length (a generator / ``more_body``);
 - ``/endless``: chunks until the client leaves (bounded, in case a server never says);
 - ``/hang`` (ASGI): starts a response, then sleeps, blind to the client (daphne cancels it).
@@ -38,6 +39,9 @@ def _bare_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> I
     if path == "/one":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"hello"]
+    if path == "/tuple":  # sized, not a list: servers that ask len() see 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (b"hello",)
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return iter(STREAM_CHUNKS)
