@@ -247,7 +247,8 @@ def test_perfkit_paths_are_served_and_not_counted() -> None:
     assert recorder.status == "200 OK"
     assert b'app_requests_total{method="GET",endpoint="/a",status="200"} 1' in body
     recorder, body = run(app, environ_for("/perfkit/health"))
-    assert recorder.status == "200 OK" and b'"status":"healthy"' in body
+    # 200 for healthy and warning alike: a loaded test machine may be past the CPU warning
+    assert recorder.status == "200 OK" and b'"live":true' in body
     recorder, _ = run(app, environ_for("/perfkit/nope"))
     assert recorder.status is not None and recorder.status.startswith("404")
     recorder, _ = run(app, environ_for("/perfkit/metrics", method="POST"))
