@@ -1,5 +1,9 @@
-"""Hooks into database libraries' own events; each module imports its library lazily.
+"""Hooks into frameworks' and database libraries' own events; each imports its library lazily.
 
+- `perfkit.integrations.flask`: ``init_app(app, kit=None)`` (url rules, exception types
+  through Flask's signals, the flask-login user, the endpoints served);
+- `perfkit.integrations.django`: the app (``INSTALLED_APPS``) and its
+  ``PerfkitMiddleware``, ``manage.py perfkit`` and ``manage.py monitor_performance``;
 - `perfkit.integrations.sqlalchemy`: ``instrument_engine(engine, kit=None)``
   (query timing from engine events, connection-pool figures);
 - `perfkit.integrations.django_db`: ``instrument_django(kit=None)`` and

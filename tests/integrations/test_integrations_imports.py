@@ -16,7 +16,7 @@ def test_importing_the_integrations_imports_no_optional_package() -> None:
         "import sys\n"
         "import perfkit.integrations, perfkit.integrations.sqlalchemy\n"
         "import perfkit.integrations.django_db, perfkit.integrations.dbapi\n"
-        "import perfkit.integrations.flask\n"
+        "import perfkit.integrations.flask, perfkit.integrations.django\n"
         "loaded = {'sqlalchemy', 'django', 'psycopg', 'pymysql', 'flask', 'werkzeug'}\n"
         "loaded &= set(sys.modules)\n"
         "assert not loaded, loaded\n"
