@@ -29,7 +29,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..._forks import after_fork_in_child
+from ..._forks import after_fork_in_child, around_fork
 from ...clock import Clock, SystemClock
 from ...fleet import WORKER_FAMILIES, process_figures
 from ..families import MetricFamily
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["HostStore", "host_store_path"]
 
 _log = logging.getLogger("perfkit.store")
-_inherited: list[object] = []  # a parent's SQLite connections, kept unclosed in a forked child
 
 
 def host_store_path(data_dir: str) -> str:
@@ -92,6 +91,7 @@ class HostStore:
         self.last_flush_at: float | None = None
         self._new_identity()
         after_fork_in_child(self, "_after_fork")
+        around_fork(self, "_before_fork", "_after_fork_in_parent")
 
     # ---------------------------------------------------------------- identity
     def _new_identity(self) -> None:
@@ -102,11 +102,17 @@ class HostStore:
         self._pending: Registry | None = None  # a batch taken and not yet committed
         self.own = Registry(self.registry.settings, self.clock)  # what this worker stored
 
+    def _before_fork(self) -> None:
+        # SQLite connections must not cross a fork (its lock bookkeeping is per process):
+        # the parent closes its own, between two flushes, and reopens it on next use
+        self._lock.acquire()
+        self.db.close()
+
+    def _after_fork_in_parent(self) -> None:
+        self._lock.release()
+
     def _after_fork(self) -> None:
         # a forked worker is a new member of the host: own id and sequence, own connection
-        # (the parent's must be neither used nor closed here: closing could end its WAL)
-        if self.db._conn is not None:
-            _inherited.append(self.db._conn)
         self.db = HostDb(self.path)
         self._lock = threading.Lock()
         self._new_identity()
@@ -135,8 +141,8 @@ class HostStore:
         with self._lock:
             return self._flush_locked()
 
-    def _flush_locked(self) -> bool:
-        if self.fault is not None and self.clock.monotonic() < self._retry_at:
+    def _flush_locked(self, force: bool = False) -> bool:
+        if not force and self.fault is not None and self.clock.monotonic() < self._retry_at:
             return False  # keep aggregating locally; try the file again later
         try:
             if self._pending is None:
@@ -176,7 +182,10 @@ class HostStore:
         )
 
     def _enter_fault(self, reason: str) -> None:
-        self._retry_at = self.clock.monotonic() + self.retry_interval
+        # a neighbour holding the write lock past the busy timeout: soon free again
+        busy = "locked" in reason or "busy" in reason
+        wait = min(self.flush_interval, self.retry_interval) if busy else self.retry_interval
+        self._retry_at = self.clock.monotonic() + wait
         if self.fault is None:
             _log.warning(
                 "perfkit host store unusable (%s); this worker reports its own figures only "
@@ -269,7 +278,7 @@ class HostStore:
             thread.join(timeout=self.flush_interval + 5)
         self._thread = None
         with self._lock:
-            if self._flush_locked():
+            if self._flush_locked(force=True):  # the last chance to ship this worker's figures
                 try:
                     self.db.forget_workers([self.process_id])
                 except HostDbError as exc:

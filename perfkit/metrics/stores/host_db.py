@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -95,27 +96,27 @@ class HostDb:
             )
         except sqlite3.Error as exc:
             raise HostDbError(f"cannot open {self.path}: {exc}") from None
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes of a process
-            # small, frequent checkpoints: the WAL stays under ~1 MiB and shrinks back after each
-            conn.execute("PRAGMA wal_autocheckpoint=200")
-            conn.execute("PRAGMA journal_size_limit=1048576")
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in _TABLES.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA,))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.close()
-            raise HostDbError(f"{self.path} is not a usable perfkit host store: {exc}") from None
-        if row is not None and row[0] != SCHEMA:
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                found = _prepare(conn)
+                break
+            except sqlite3.OperationalError as exc:
+                # a neighbour creating the file or switching it to WAL: wait a moment
+                if _busy(exc) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                conn.close()
+                raise HostDbError(f"{self.path} is not usable: {exc}") from None
+            except sqlite3.Error as exc:
+                conn.close()
+                raise HostDbError(
+                    f"{self.path} is not a usable perfkit host store: {exc}"
+                ) from None
+        if found is not None:
             conn.close()
             raise HostDbError(
-                f"{self.path} was written by another version of perfkit (schema {row[0]!r}, "
+                f"{self.path} was written by another version of perfkit (schema {found!r}, "
                 f"this one reads {SCHEMA!r}); remove it to share figures again"
             )
         return conn
@@ -251,6 +252,43 @@ class HostDb:
             with contextlib.suppress(OSError):
                 total += os.path.getsize(self.path + suffix)
         return total
+
+
+def _prepare(conn: sqlite3.Connection) -> str | None:
+    """WAL mode and the tables; the schema another version wrote (None when it is ours)."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes of a process
+    # small, frequent checkpoints: the WAL stays under ~1 MiB and shrinks back after each
+    conn.execute("PRAGMA wal_autocheckpoint=200")
+    conn.execute("PRAGMA journal_size_limit=1048576")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        known = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        row = None
+        if known:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is not None and row[0] != SCHEMA:
+            conn.execute("ROLLBACK")
+            return str(row[0])  # never touch another version's file
+        for statement in _TABLES.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        if row is None:
+            conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return None
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _apply_ops(conn: sqlite3.Connection, ops: Sequence[Sequence[str]], now: float) -> None:
