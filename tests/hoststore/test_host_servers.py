@@ -92,6 +92,7 @@ def worker_rows(data_dir: str) -> int:
         return int(conn.execute("SELECT count(*) FROM workers").fetchone()[0])
 
 
+@pytest.mark.timeout(400)  # gunicorn's own respawns: ~15 s per 1,000 requests on a loaded box
 def test_recycled_workers_keep_size_and_scrape_time_flat(
     host_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -111,8 +112,8 @@ def test_recycled_workers_keep_size_and_scrape_time_flat(
         late_scrape = scrape_seconds(server.port)
         assert late_size <= early_size * 1.5 + 256 * 1024, (early_size, late_size)
         assert late_scrape <= early_scrape * 2 + 0.02, (early_scrape, late_scrape)
-        # gone workers' rows removed: the live ones, the master's (--preload), a dying one or two
-        assert worker_rows(host_env["PERFKIT_DATA_DIR"]) <= 8
+        # gone workers' rows removed: the four live ones and a dying one or two at most
+        assert worker_rows(host_env["PERFKIT_DATA_DIR"]) <= 6
         every_worker_reports(server.port, 5_000, workers=4)
     finally:
         server.stop()

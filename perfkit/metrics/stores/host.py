@@ -137,8 +137,15 @@ class HostStore:
 
     # ----------------------------------------------------------------- flushing
     def flush(self) -> bool:
-        """Ship what was aggregated since the last flush; True when the file has it all."""
+        """Ship what was aggregated since the last flush; True when the file has it all.
+
+        A process that never recorded anything (a --preload master) never
+        touches the file: it is no worker of the host. One that did sends its
+        heartbeat at least every flush interval even when idle.
+        """
         with self._lock:
+            if self._seq == 0 and self._pending is None and self.registry.is_empty():
+                return True
             return self._flush_locked()
 
     def _flush_locked(self, force: bool = False) -> bool:
