@@ -132,7 +132,8 @@ print(json.dumps({{"scrape": times[len(times) // 2], "workers": took}}))
 
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["files"] = len(os.listdir(directory))
-    result["bytes"] = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory))
+    names = os.listdir(directory)
+    result["bytes"] = sum(os.path.getsize(os.path.join(directory, f)) for f in names)
     return result
 
 
@@ -152,11 +153,21 @@ def restarts_section(args: Any) -> list[str]:
         c.markdown_table(
             ["store", "scrape", "files", "bytes on disk", "time to run the workers"],
             [
-                ["perfkit host store (SQLite)", ms(ours["scrape"] * 1000), str(ours["files"]),
-                 f"{ours['bytes']:,}", f"{ours['workers']:.1f} s"],
-                ["prometheus_client multiprocess", ms(peer["scrape"] * 1000), str(peer["files"]),
-                 f"{peer['bytes']:,}", f"{peer['workers']:.1f} s"],
-            ],  # fmt: skip
+                [
+                    "perfkit host store (SQLite)",
+                    ms(ours["scrape"] * 1000),
+                    str(ours["files"]),
+                    f"{ours['bytes']:,}",
+                    f"{ours['workers']:.1f} s",
+                ],
+                [
+                    "prometheus_client multiprocess",
+                    ms(peer["scrape"] * 1000),
+                    str(peer["files"]),
+                    f"{peer['bytes']:,}",
+                    f"{peer['workers']:.1f} s",
+                ],
+            ],
         ),
         "",
         f"perfkit / prometheus_client scrape time: **{ratio:.3f}x** (goal <= 0.1x). perfkit's "
@@ -199,7 +210,7 @@ def overhead_section(args: Any) -> list[str]:
         }
         samples = c.interleave(variants, rounds, args.seed)
         host.stop()
-    table, medians = c.overhead_table(samples, "bare app")
+    table, _ = c.overhead_table(samples, "bare app")
     ratio = c.median(samples["perfkit, host store"]) / c.median(samples["perfkit, memory mode"])
     return [
         f"### Per-request cost ({rounds} rounds x {n} requests, {c.CLOCK_NAME})",

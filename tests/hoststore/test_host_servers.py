@@ -98,9 +98,7 @@ def test_recycled_workers_keep_size_and_scrape_time_flat(
 ) -> None:
     """gunicorn --max-requests 50: a hundred worker restarts in 5,000 requests (four workers
     recycle side by side; --preload so a restart is a fork, not a fresh import)."""
-    server = gunicorn(
-        4, host_env, tmp_path / "gunicorn.log", "--max-requests", "50", "--preload"
-    )
+    server = gunicorn(4, host_env, tmp_path / "gunicorn.log", "--max-requests", "50", "--preload")
     try:
         drive(server.port, 1_000)
         poll(lambda: requests_total(server.port) == 1_000)
