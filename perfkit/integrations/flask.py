@@ -62,6 +62,10 @@ def init_app(
         the middleware now in ``app.wsgi_app``.
     """
     flask = _flask()
+    if "perfkit" in app.extensions:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"init_app was already called for the Flask app {app.name!r}")
     kit = kit or get_kit()
 
     def on_started(sender: Any, **extra: Any) -> None:

@@ -369,8 +369,6 @@ def openapi(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-
-
 def _limiter(kit: Perfkit) -> ClientRateLimiter:
     limiter = getattr(kit, "_api_limiter", None)
     if limiter is None or limiter.per_minute != kit.settings.api_rate_limit:

@@ -77,6 +77,15 @@ def test_the_perfkit_endpoints_are_served(kit: Perfkit) -> None:
     assert health.status_code == 200 and health.get_json()
 
 
+def test_init_app_twice_is_refused(kit: Perfkit) -> None:
+    from perfkit.errors import ConfigError
+    from perfkit.integrations.flask import init_app
+
+    app = flask_sample.create_app(kit=kit)
+    with pytest.raises(ConfigError, match="init_app was already called for the Flask app"):
+        init_app(app, kit=kit)
+
+
 def test_plain_wsgi_wrapping_reads_the_rule_werkzeug_left(kit: Perfkit) -> None:
     """No init_app: the WSGI middleware alone finds Flask's url rule in the environ."""
     app = flask_sample.create_app(monitored=False)
