@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._json import loads as parse_json
+from .._secrets import MASK, mask_url, secret_name_matcher
 from ..kit import Perfkit
 from .router import ApiError
 
 __all__ = ["MAX_BODY", "ApiRequest", "ApiResponse", "Ctx"]
 
 MAX_BODY = 64 * 1024
+_is_secret = secret_name_matcher()
 
 
 @dataclass
@@ -27,6 +29,18 @@ class ApiRequest:
     client: str | None = None
     # the role of the operation asked for (``read`` or ``admin``), set for the authorize hook
     role: str = ""
+
+    def __repr__(self) -> str:
+        """Secret headers (Authorization, Cookie, X-Api-Key...) masked, the body as a size.
+
+        An `authorize` hook may log the request it is given: the token must not follow.
+        """
+        headers = {k: MASK if _is_secret(k) else v for k, v in self.headers.items()}
+        return (
+            f"ApiRequest(method={self.method!r}, path={self.path!r}, "
+            f"query={mask_url('?' + self.query)[1:]!r}, headers={headers!r}, "
+            f"body=<{len(self.body)} bytes>, client={self.client!r}, role={self.role!r})"
+        )
 
 
 @dataclass
