@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -50,6 +51,10 @@ def main(
 
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a shell reports a command ended by a closed pipe
     except KeyboardInterrupt:
         return 130
     except CliError as exc:
@@ -59,6 +64,16 @@ def main(
         print(f"perfkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return code
+
+
+def _silence_stdout() -> None:
+    """The reader went away (`| head`): drop what is left, without a traceback at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (tests capture it)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -14,12 +16,13 @@ from .._json import loads as parse_json
 __all__ = ["ApiClient", "CliError", "LocalApiClient", "add_service_options"]
 
 DEFAULT_URL = "http://127.0.0.1:8000/perfkit"
+DEFAULT_PREFIX = "/perfkit"
 
 
 class CliError(Exception):
     """A failure to report in one line, with the exit code to use."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
 
@@ -49,6 +52,7 @@ class ApiClient:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self._answered = False  # once perfkit answered, a 404 is perfkit's own
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ApiClient:
@@ -60,8 +64,30 @@ class ApiClient:
     def request(
         self, method: str, path: str, body: Any = None, accept: str = "application/json"
     ) -> tuple[int, bytes]:
+        status, raw = self._send(self.url, method, path, body, accept)
+        if status == 404 and not self._answered and not _is_perfkit_error(raw):
+            # the host app answered, not perfkit: the URL most likely lacks the prefix
+            if urllib.parse.urlsplit(self.url).path in ("", "/"):
+                retry = self.url + DEFAULT_PREFIX
+                status2, raw2 = self._send(retry, method, path, body, accept)
+                if status2 != 404 or _is_perfkit_error(raw2):
+                    print(
+                        f"note: --url {self.url} has no perfkit prefix; using {retry}",
+                        file=sys.stderr,
+                    )
+                    self.url = retry
+                    self._answered = True
+                    return status2, raw2
+            raise CliError(
+                f"{method} {path}: HTTP 404 from {self.url}: no perfkit API there; --url must "
+                f"be the perfkit prefix URL, e.g. {self.url.rstrip('/')}{DEFAULT_PREFIX}"
+            )
+        self._answered = True
+        return status, raw
+
+    def _send(self, base: str, method: str, path: str, body: Any, accept: str) -> tuple[int, bytes]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request = urllib.request.Request(base + path, data=data, method=method)
         request.add_header("Accept", accept)
         if data is not None:
             request.add_header("Content-Type", "application/json")
@@ -74,7 +100,7 @@ class ApiClient:
             return int(exc.code), bytes(exc.read())
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise CliError(f"cannot reach {self.url}: {reason}") from None
+            raise CliError(f"cannot reach {base}: {reason}") from None
 
     def json(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
         status, raw = self.request(method, path, body)
@@ -94,6 +120,15 @@ class ApiClient:
 
     def post(self, path: str, body: Any) -> Any:
         return self.json("POST", path, body)
+
+
+def _is_perfkit_error(raw: bytes) -> bool:
+    """An error body perfkit itself wrote ({"error": ..., "detail": ...})."""
+    try:
+        data = parse_json(raw)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "error" in data and "detail" in data
 
 
 class LocalApiClient(ApiClient):

@@ -10,10 +10,12 @@ from typing import Any, TextIO
 
 from ..backup.info import check_filename
 from ..errors import BackupError, ConfigError, MissingDependencyError
+from ._output import duration, size
 
 __all__ = ["add_parser"]
 
-_USAGE_ERROR = 2
+_USAGE_ERROR = 2  # also a failure perfkit reports (docs/cli.md "Exit codes")
+_CHECK_FAILED = 1  # a backup failed verification, or the restore was declined
 
 
 def add_parser(sub: Any) -> None:
@@ -58,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, ConfigError, MissingDependencyError) as exc:
         return _fail(args, exc, _USAGE_ERROR)
     except (BackupError, OSError) as exc:
-        return _fail(args, exc, 1)
+        return _fail(args, exc, _USAGE_ERROR)
 
 
 def _fail(args: argparse.Namespace, exc: BaseException, code: int) -> int:
@@ -105,7 +107,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             ]
             return _out(args, rows, "\n".join(lines) or "no backups")
         if cmd == "verify":
-            names = [args.name] if args.name else [b.filename for b in backups.list_backups()]
+            known = [b.filename for b in backups.list_backups()]
+            if args.name and check_filename(args.name) not in known:
+                raise BackupError(f"no backup named {args.name!r}; see `perfkit backup list`")
+            names = [args.name] if args.name else known
             results = [
                 {"filename": n, "ok": backups.verify_backup(n, progress=progress)} for n in names
             ]
@@ -113,14 +118,14 @@ def _dispatch(args: argparse.Namespace) -> int:
                 f"{'ok    ' if r['ok'] else 'FAILED'} {r['filename']}" for r in results
             )
             _out(args, results, text or "no backups")
-            return 0 if all(r["ok"] for r in results) and (results or not args.name) else 1
+            return 0 if all(r["ok"] for r in results) else _CHECK_FAILED
         if cmd == "restore":
             check_filename(args.name)
             if args.name not in {b.filename for b in backups.list_backups()}:
                 raise BackupError(f"no backup named {args.name!r}; see `perfkit backup list`")
             if not args.yes and not _confirm(args.name, backups.strategy.display_url):
                 print("restore cancelled", file=sys.stderr)
-                return 1
+                return _CHECK_FAILED
             result = backups.restore_backup(
                 args.name, progress=progress, safety_backup=not args.no_safety_backup
             )
@@ -128,12 +133,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             note = f"; the previous state is in {safety}" if safety else ""
             return _out(args, result, f"restored {args.name}{note}")
         if cmd == "delete":
-            deleted = backups.delete_backup(args.name)
-            _out(args, {"filename": args.name, "deleted": deleted},
-                 f"deleted {args.name}" if deleted else f"no backup named {args.name}")  # fmt: skip
-            return 0 if deleted else 1
+            if not backups.delete_backup(args.name):
+                raise BackupError(f"no backup named {args.name!r}; see `perfkit backup list`")
+            return _out(args, {"filename": args.name, "deleted": True}, f"deleted {args.name}")
         stats = backups.get_backup_stats()
-        return _out(args, stats, "\n".join(f"{k}: {_plain(v)}" for k, v in stats.items()))
+        return _out(args, stats, _stats_text(stats))
     finally:
         if bar:
             bar.close()
@@ -153,18 +157,34 @@ def _confirm(name: str, target: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _plain(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("filename", value))
-    return "-" if value is None else str(value)
+def _stats_text(stats: dict[str, Any]) -> str:
+    """`backup stats` for people. The run counters are left out: they count this
+    process's runs, which for a command that only reads are always zero."""
+    count = stats["total_backups"]
+    noun = "backup" if count == 1 else "backups"
+    lines = [
+        f"backups:       {count} {noun}, {_size(stats['total_size_bytes'])} in "
+        f"{stats['backup_dir']} (keeps {stats['max_backups']})",
+        f"database:      {stats['database_type']}"
+        f" · {'compressed' if stats['compress'] else 'not compressed'}"
+        f" · {'encrypted' if stats['encrypted'] else 'not encrypted'}",
+    ]
+    for label, key in (("newest:", "newest"), ("oldest:", "oldest")):
+        info = stats.get(key)
+        if info and (key == "newest" or count > 1):
+            lines.append(f"{label:<15}{info['filename']} ({_size(info['size_bytes'])})")
+    hours = stats.get("hours_since_success")
+    if stats.get("last_success"):
+        ago = duration(hours * 3600) if isinstance(hours, (int, float)) else "?"
+        lines.append(f"last success:  {stats['last_success']} ({ago} ago)")
+    else:
+        lines.append("last success:  never")
+    if stats.get("last_failure"):
+        lines.append(f"last failure:  {stats['last_failure']}: {stats.get('last_error')}")
+    return "\n".join(lines)
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover - loop always returns
+_size = size
 
 
 class _Bar:

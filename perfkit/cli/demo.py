@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import logging
 import os
+import queue
 import random
+import signal
 import sqlite3
 import sys
 import threading
@@ -37,6 +40,9 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--no-traffic", action="store_true", help="do not generate traffic")
     parser.add_argument("--rate", type=float, default=20.0, help="generated requests per second")
+    parser.add_argument(
+        "--json", action="store_true", help="print the final summary as JSON (notes on stderr)"
+    )
     parser.set_defaults(handler=_main)
 
 
@@ -67,28 +73,54 @@ def _main(args: argparse.Namespace) -> int:
     kit = Perfkit(settings)
     demo = Demo(kit, args.port)
     demo.start(traffic=not args.no_traffic, rate=args.rate)
-    print(f"perfkit demo serving on {demo.base_url}", flush=True)
-    print(f"  dashboard: {demo.base_url}{settings.prefix}/", flush=True)
-    print(f"  metrics:   {demo.base_url}{settings.prefix}/metrics", flush=True)
-    print(f"  snapshot:  {demo.base_url}{settings.prefix}/api/snapshot", flush=True)
-    if settings.token is None:
-        print(
-            "  no PERFKIT_TOKEN: admin actions are open to loopback clients "
-            "(allow_unauthenticated_admin=true, for this demo only)",
-            flush=True,
-        )
-    print(
-        "  stop with Ctrl-C" if args.duration is None else f"  stopping in {args.duration:g}s",
-        flush=True,
-    )
+    notes = sys.stderr if args.json else sys.stdout
+    for line in _banner(demo, settings, args.duration):
+        print(line, file=notes, flush=True)
+    previous = _sigterm_as_interrupt()
     try:
         demo.stopped.wait(args.duration)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C or SIGTERM: the demo's normal end, with its summary
     finally:
         demo.stop()
-    print(format_summary(kit))
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    prometheus = kit.render_metrics()[1].decode() if args.duration is not None else None
+    if args.json:
+        print(json.dumps(summary_data(kit, demo, prometheus), indent=2, default=str))
+        return 0
+    print(format_summary(kit, demo))
+    if prometheus is not None:
+        print(f"# Prometheus text, as {settings.prefix}/metrics served it:")
+        print(prometheus, end="")
     return 0
+
+
+def _banner(demo: Demo, settings: PerfkitSettings, duration: float | None) -> list[str]:
+    lines = [
+        f"perfkit demo serving on {demo.base_url}",
+        f"  dashboard: {demo.base_url}{settings.prefix}/",
+        f"  metrics:   {demo.base_url}{settings.prefix}/metrics",
+        f"  snapshot:  {demo.base_url}{settings.prefix}/api/snapshot",
+    ]
+    if settings.token is None:
+        lines.append(
+            "  no PERFKIT_TOKEN: admin actions are open to loopback clients "
+            "(allow_unauthenticated_admin=true, for this demo only)"
+        )
+    lines.append("  stop with Ctrl-C" if duration is None else f"  stopping in {duration:g} s")
+    return lines
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM (docker stop, kill) ends the demo as Ctrl-C does; the old handler is returned."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signals are only delivered to the main thread (tests call main())
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 class Demo:
@@ -114,8 +146,14 @@ class Demo:
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.started = time.monotonic()
+        self.ran_for: float | None = None
+        self.sent = 0  # generated requests answered
+        self.skipped = 0  # generated requests dropped because every client was busy
+        self._sent_lock = threading.Lock()
 
     def start(self, traffic: bool, rate: float) -> None:
+        self.started = time.monotonic()
         self._start_thread(self.server.serve_forever, "perfkit-demo-server")
         if traffic:
             self._start_thread(lambda: self._traffic(rate), "perfkit-demo-traffic")
@@ -123,6 +161,18 @@ class Demo:
         # besides the daily job kit.start() schedules: one now and one every 10 minutes
         self.kit.backup_scheduler.schedule_interval_backup(minutes=10)
         self._start_thread(self._first_backup, "perfkit-demo-backup")
+
+    def traffic(self) -> dict[str, Any]:
+        """The generated traffic: requests answered, over how long, and the rate reached."""
+        seconds = self.ran_for or (time.monotonic() - self.started)
+        with self._sent_lock:
+            sent = self.sent
+        return {
+            "sent": sent,
+            "skipped": self.skipped,
+            "seconds": seconds,
+            "rate": sent / seconds if seconds else 0.0,
+        }
 
     def _first_backup(self) -> None:
         try:
@@ -136,13 +186,42 @@ class Demo:
         self._threads.append(thread)
 
     def _traffic(self, rate: float) -> None:
+        """Requests at `rate` a second on a schedule, sent by a pool of clients so a
+        slow answer (the /report endpoint) does not hold the next ones back."""
         paths = [
             "/users/{n}", "/users/{n}", "/users/{n}", "/products", "/products",
             "/orders/{uuid}", "/checkout", "/report", "/missing/{n}",
         ]  # fmt: skip
         rng = random.Random(7)
-        while not self.stopped.wait(rng.expovariate(rate)):
+        # enough clients for the slowest endpoint (0.6 s) at the requested rate
+        clients = max(4, min(64, int(rate * 0.7) + 2))
+        work: queue.Queue[str | None] = queue.Queue(maxsize=clients * 2)
+        for n in range(clients):
+            self._start_thread(lambda: self._client(work), f"perfkit-demo-client-{n}")
+        due = time.monotonic()
+        while True:
+            due += rng.expovariate(rate)
+            if self.stopped.wait(max(0.0, due - time.monotonic())):
+                break
             path = rng.choice(paths).format(n=rng.randint(1, 120), uuid=_uuid(rng))
+            try:
+                work.put_nowait(path)
+            except queue.Full:
+                self.skipped += 1  # every client busy: this machine cannot keep the rate
+        for _ in range(clients):
+            try:
+                work.put_nowait(None)
+            except queue.Full:
+                break
+
+    def _client(self, work: queue.Queue[str | None]) -> None:
+        while not self.stopped.is_set():
+            try:
+                path = work.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if path is None:
+                return
             method = "POST" if path == "/checkout" else "GET"
             request = urllib.request.Request(
                 self.base_url + path, method=method, data=b"" if method == "POST" else None
@@ -152,8 +231,12 @@ class Demo:
                     response.read()
             except OSError:
                 pass  # 4xx/5xx are the demo's point; perfkit records them
+            with self._sent_lock:
+                self.sent += 1
 
     def stop(self) -> None:
+        if not self.stopped.is_set():
+            self.ran_for = time.monotonic() - self.started
         self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
@@ -249,29 +332,52 @@ def _cached_catalogue(kit: Perfkit, query: Callable[..., list[Any]]) -> Callable
     return load
 
 
-def format_summary(kit: Perfkit) -> str:
+def summary_data(kit: Perfkit, demo: Demo | None = None, prometheus: str | None = None) -> Any:
+    """What the demo prints at its end, as JSON (``--json``)."""
+    snap = kit.snapshot()
+    data: dict[str, Any] = {
+        "requests": snap["requests"]["summary"],
+        "endpoints": snap["requests"]["endpoints"],
+        "queries": snap["queries"]["fingerprints"],
+        "slow_requests_kept": len(snap["requests"]["slow"]),
+    }
+    if demo is not None:
+        data["traffic"] = demo.traffic()
+    if prometheus is not None:
+        data["prometheus"] = prometheus
+    return data
+
+
+def format_summary(kit: Perfkit, demo: Demo | None = None) -> str:
     """A plain-text table of the endpoints and queries perfkit recorded."""
+    from ._output import duration, plural
+
     snap = kit.snapshot()
     out = io.StringIO()
     total = snap["requests"]["summary"]
     out.write(
-        f"requests: {total['count']}  errors: {total['errors']}  "
-        f"p50: {_ms(total['p50'])}  p95: {_ms(total['p95'])}  p99: {_ms(total['p99'])}\n\n"
+        f"requests: {total['count']}  5xx: {total['errors']}  4xx: {total['client_errors']}  "
+        f"p50: {duration(total['p50'])}  p95: {duration(total['p95'])}  "
+        f"p99: {duration(total['p99'])}\n"
     )
+    if demo is not None:
+        t = demo.traffic()
+        out.write(
+            f"generated: {plural(t['sent'], 'request')} in {duration(t['seconds'])} "
+            f"({t['rate']:.1f}/s)"
+            + (f", {t['skipped']} skipped (every client busy)" if t["skipped"] else "")
+            + "\n"
+        )
     out.write(
-        f"{'endpoint':<28}{'count':>7}{'5xx':>6}{'4xx':>6}{'p50':>10}{'p95':>10}{'max':>10}\n"
+        f"\n{'endpoint':<28}{'count':>7}{'5xx':>6}{'4xx':>6}{'p50':>10}{'p95':>10}{'max':>10}\n"
     )
     for row in snap["requests"]["endpoints"]:
         out.write(
             f"{row['key']:<28}{row['count']:>7}{row['errors']:>6}{row['client_errors']:>6}"
-            f"{_ms(row['p50']):>10}{_ms(row['p95']):>10}{_ms(row['max']):>10}\n"
+            f"{duration(row['p50']):>10}{duration(row['p95']):>10}{duration(row['max']):>10}\n"
         )
     out.write(f"\n{'query':<50}{'count':>7}{'p95':>10}\n")
     for row in snap["queries"]["fingerprints"]:
-        out.write(f"{row['fingerprint'][:49]:<50}{row['count']:>7}{_ms(row['p95']):>10}\n")
+        out.write(f"{row['fingerprint'][:49]:<50}{row['count']:>7}{duration(row['p95']):>10}\n")
     out.write(f"\nslow requests kept: {len(snap['requests']['slow'])}\n")
     return out.getvalue()
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.2f}ms"

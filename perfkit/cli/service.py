@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 
 from .._atomic import write_atomically
 from ._client import ApiClient, CliError, add_service_options
-from ._output import ms, print_json, table
+from ._output import ms, plural, print_json, table
 
 __all__ = ["add_parsers"]
 
@@ -81,9 +81,9 @@ def status(args: argparse.Namespace) -> int:
     print(f"service:  {args.url}")
     print(f"health:   {health.get('status')}  (perfkit {health.get('version')})")
     print(
-        f"last hour: {req['count']} requests, {req['error_rate']:.2f}% errors, "
-        f"p50 {ms(req['p50'])}, p95 {ms(req['p95'])}, p99 {ms(req['p99'])}, "
-        f"{req.get('in_progress', 0)} in progress"
+        f"last hour: {plural(req['count'], 'request')}, {req['error_rate']:.2f}% 5xx, "
+        f"{_client_rate(req):.2f}% 4xx, p50 {ms(req['p50'])}, p95 {ms(req['p95'])}, "
+        f"p99 {ms(req['p99'])}, {req.get('in_progress', 0)} in progress"
     )
     for name, check in (health.get("checks") or {}).items():
         state = check.get("status") if isinstance(check, dict) else check
@@ -98,7 +98,9 @@ def summary(args: argparse.Namespace) -> int:
         return 0
     req, q = data["requests"], data["queries"]
     print(
-        f"last {args.hours}h: {req['count']} requests ({req['rate']:.2f}/s), {req['errors']} errors"
+        f"last {args.hours} h: {plural(req['count'], 'request')} ({req['rate']:.2f}/s), "
+        f"{plural(req['errors'], 'server error')} (5xx), "
+        f"{plural(req.get('client_errors') or 0, 'client error')} (4xx)"
     )
     print(
         f"latency: avg {ms(req['avg'])}  p50 {ms(req['p50'])}  "
@@ -117,7 +119,7 @@ def summary(args: argparse.Namespace) -> int:
         for e in data["top_endpoints"]
     ]
     table(("endpoint", "count", "5xx", "err%", "p50", "p95", "p99"), rows)
-    print(f"\nqueries: {q['count']}, slow {q['slow']} ({q['slow_rate']:.1f}%)")
+    print(f"\n{plural(q['count'], 'query', 'queries')}, {q['slow']} slow ({q['slow_rate']:.1f}%)")
     query_rows: list[tuple[Any, ...]] = [
         (f["fingerprint"][:70], f["count"], ms(f["p95"]), ms(f["total_time"]))
         for f in data["top_queries"]
@@ -156,7 +158,18 @@ def test_alert(args: argparse.Namespace) -> int:
         data = ApiClient.from_args(args).post(
             f"/api/alerts/rules/{quote(args.rule_name, safe='')}/test", {}
         )
-        print_json(data)
+        if args.json:
+            print_json(data)
+        elif data.get("error"):
+            print(f"{data['rule']}: cannot be evaluated: {data['error']}")
+        else:
+            verdict = "would fire" if data.get("would_fire") else "would not fire"
+            print(
+                f"{data['rule']}: {verdict} (value {data.get('value')}, "
+                f"threshold {data.get('threshold')}, severity {data.get('severity')})"
+            )
+            if data.get("message"):
+                print(f"  {data['message']}")
         return 0
     if args.local:
         from ..alerts.manager import AlertManager
@@ -205,7 +218,10 @@ def export(args: argparse.Namespace) -> int:
         }
         body = json.dumps(data, indent=2, default=str).encode()
     write_atomically(args.output_file, body)
-    print(f"wrote {len(body)} bytes to {args.output_file}", file=sys.stderr)
+    if args.json:
+        print_json({"output_file": args.output_file, "bytes": len(body), "format": args.format})
+    else:
+        print(f"wrote {plural(len(body), 'byte')} to {args.output_file}", file=sys.stderr)
     return 0
 
 
@@ -217,8 +233,26 @@ def reset_counters(args: argparse.Namespace) -> int:
 
 def cleanup(args: argparse.Namespace) -> int:
     data = ApiClient.from_args(args).post("/api/maintenance", {"action": "cleanup"})
-    print_json(data)
+    if args.json:
+        print_json(data)
+        return 0
+    result = data.get("result") or {}
+    print("cleanup done")
+    for part, outcome in result.items():
+        print(f"  {part}: {_plain(outcome)}")
     return 0
+
+
+def _plain(outcome: Any) -> str:
+    """A part's cleanup report on one line: 'requests=3, queries=0' or the value itself."""
+    if isinstance(outcome, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in outcome.items()) or "nothing to drop"
+    return str(outcome)
+
+
+def _client_rate(req: dict[str, Any]) -> float:
+    count = req.get("count") or 0
+    return 100.0 * (req.get("client_errors") or 0) / count if count else 0.0
 
 
 def health_check(args: argparse.Namespace) -> int:

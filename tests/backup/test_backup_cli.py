@@ -51,7 +51,7 @@ def test_create_list_verify_stats_delete(tmp_path: Path, db: Path) -> None:
     deleted = cli(tmp_path, "delete", info["filename"], "--json", **env)
     assert deleted.returncode == 0 and json.loads(deleted.stdout)["deleted"] is True
     again = cli(tmp_path, "delete", info["filename"], **env)
-    assert again.returncode == 1 and "no backup named" in again.stdout
+    assert again.returncode == 2 and "no backup named" in again.stderr
 
 
 def test_restore_asks_for_confirmation_unless_yes(tmp_path: Path, db: Path) -> None:
@@ -71,7 +71,8 @@ def test_restore_asks_for_confirmation_unless_yes(tmp_path: Path, db: Path) -> N
 
 
 def test_bad_input_gives_clear_errors_and_exit_codes(tmp_path: Path, db: Path) -> None:
-    """No database: exit 2 naming the variable; a path as name: exit 2; corrupt: exit 1."""
+    """No database: exit 2 naming the variable; a path as name: exit 2; corrupt: verify
+    exits 1 (a check failed), restore refuses it with 2 (a failure perfkit reports)."""
     missing = cli(tmp_path, "list")
     assert missing.returncode == 2 and "PERFKIT_DATABASE_URL" in missing.stderr
     opts = ["--database-url", f"sqlite:///{db}", "--backup-dir", "bk"]
@@ -85,7 +86,7 @@ def test_bad_input_gives_clear_errors_and_exit_codes(tmp_path: Path, db: Path) -
     bad = cli(tmp_path, "verify", *opts)
     assert bad.returncode == 1 and "FAILED" in bad.stdout
     refused = cli(tmp_path, "restore", name, "--yes", "--json", *opts)
-    assert refused.returncode == 1 and json.loads(refused.stdout)["error"] == "BackupError"
+    assert refused.returncode == 2 and json.loads(refused.stdout)["error"] == "BackupError"
 
 
 def test_progress_bar_on_request(tmp_path: Path, db: Path) -> None:

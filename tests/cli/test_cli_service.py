@@ -78,10 +78,10 @@ def test_wrong_token_and_unreachable_service_are_one_line_errors(
 ) -> None:
     url, _, _ = service
     out = perfkit("summary", "--url", url, token="nope")
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert "HTTP 401" in out.stderr and "Traceback" not in out.stderr
     out = perfkit("status", "--url", "http://127.0.0.1:9/perfkit")
-    assert out.returncode == 1 and "cannot reach" in out.stderr
+    assert out.returncode == 2 and "cannot reach" in out.stderr
     out = perfkit("summary", "--url", url, "--hours", "0")
     assert out.returncode == 2 and "hours in 1..720" in out.stderr
 
