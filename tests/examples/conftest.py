@@ -35,6 +35,7 @@ def default_kit(kit: Perfkit) -> Iterator[Perfkit]:
         yield kit
     finally:
         set_default_kit(None)
+        kit.stop()  # Django's middleware starts the default kit, as a server loads it
 
 
 @pytest.fixture

@@ -55,4 +55,5 @@ def django_site(kit: Perfkit) -> Iterator[Perfkit]:
             yield kit
     finally:
         set_default_kit(None)
+        kit.stop()  # the middleware started it, as a server's would
         connections.close_all()

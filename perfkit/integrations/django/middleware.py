@@ -36,10 +36,6 @@ def resolver_route(request: Any, status: int) -> str | None:
     return route if route.startswith("/") else "/" + route
 
 
-def _request_user(request: Any) -> Any:
-    return getattr(request, "user", None)
-
-
 def user_id(user: Any) -> str | None:
     """The primary key of an authenticated ``request.user`` as text; None for anonymous."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -101,16 +97,23 @@ class PerfkitMiddleware:
         except BaseException as exc:
             timing.finish(exc=exc)
             raise
-        if type(self).identify is PerfkitMiddleware.identify:
-            auser = getattr(request, "auser", None)  # Django >= 5: no thread hop
-            if auser is not None:
-                user = await auser()
-            else:
-                user = await sync_to_async(_request_user)(request)
-            timing.who = user_id(user), None
-        else:
-            timing.who = await sync_to_async(self._who)(request)
+        timing.who = await self._awho(request)
         return timing.attach(request, response)
+
+    async def _awho(self, request: Any) -> tuple[str | None, str | None]:
+        if type(self).identify is not PerfkitMiddleware.identify:
+            return await sync_to_async(self._who)(request)  # the override may touch the DB
+        try:
+            auser = getattr(request, "auser", None)  # Django >= 5: the user without a thread hop
+            if auser is not None:
+                return user_id(await auser()), None
+            if getattr(request, "user", None) is None:
+                return None, None  # no authentication middleware: nothing to look up
+            # a lazy request.user may query the session: never in the event loop
+            return await sync_to_async(self._who)(request)
+        except Exception as exc:
+            self.kit.errors.report("identify", exc)
+            return None, None
 
     def _who(self, request: Any) -> tuple[str | None, str | None]:
         try:
