@@ -14,8 +14,8 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import PerfkitSettings
+from .aggregate import combine
 from .registry import Registry
-from .stats import _combine
 from .tables import SCALARS, TABLES, CappedTable
 
 __all__ = ["STATE_VERSION", "fold_into_other", "from_state", "merge_into", "to_state"]
@@ -115,7 +115,7 @@ def merge_into(target: Registry, source: Registry) -> None:
             setattr(
                 target,
                 field.attr,
-                _combine(field.kind, getattr(target, field.attr), scalars[field.attr]),
+                combine(field.kind, getattr(target, field.attr), scalars[field.attr]),
             )
         target.gauges.update(gauges)
 

@@ -20,13 +20,12 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
+from .aggregate import Aggregate, Field
 from .routes import OTHER
 from .stats import (
-    Aggregate,
     Count,
     DurationStats,
     EndpointStats,
-    Field,
     MinuteBucket,
     OperationStats,
     QueryStats,

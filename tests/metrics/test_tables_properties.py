@@ -97,7 +97,7 @@ def assert_same(got: Any, expected: Any, where: str = "") -> None:
 
 
 @given(traffic)
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_table_round_trips_through_the_json_state(parts: Any) -> None:
     registry = registry_with(*parts)
     again = from_state(json.loads(json.dumps(to_state(registry))), SETTINGS, FakeClock(NOW))
@@ -113,7 +113,9 @@ def client(redis_url: str) -> Iterator[Any]:
 
 @given(traffic)
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_every_table_round_trips_through_redis(client: Any, parts: Any) -> None:
     registry = registry_with(*parts)
@@ -131,7 +133,7 @@ def test_every_table_round_trips_through_redis(client: Any, parts: Any) -> None:
 
 
 @given(traffic)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_table_round_trips_through_the_host_file(parts: Any) -> None:
     registry = registry_with(*parts)
     expected = flat(registry)
@@ -146,7 +148,7 @@ def test_every_table_round_trips_through_the_host_file(parts: Any) -> None:
 
 
 @given(st.lists(traffic, min_size=1, max_size=4))
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_merging_parts_equals_adding_everything_to_one_registry(pieces: Any) -> None:
     whole = registry_with(
         [r for p in pieces for r in p[0]], [q for p in pieces for q in p[1]],
@@ -161,7 +163,7 @@ def test_merging_parts_equals_adding_everything_to_one_registry(pieces: Any) -> 
 
 
 @given(st.lists(requests, min_size=1, max_size=40), st.integers(1, 4))
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_capped_tables_keep_exact_totals_when_merged(records: list[RequestRecord], k: int) -> None:
     capped = PerfkitSettings(max_endpoints=2, max_users=1, max_organizations=1)
     whole = Registry(capped, FakeClock(NOW))
