@@ -17,6 +17,7 @@ from perfkit import Perfkit, PerfkitSettings
 from perfkit.context import current_request_id
 from perfkit.metrics.registry import Registry
 from perfkit.wsgi import PerfkitMiddleware
+from tests.conftest import CALM_SYSTEM_LEVELS
 
 StartResponse = Callable[..., Any]
 
@@ -234,13 +235,7 @@ def test_file_wrapper_is_kept_for_the_server() -> None:
 
 
 def test_perfkit_paths_are_served_and_not_counted() -> None:
-    # Thresholds at 100 %: health must not depend on how busy the test machine is.
-    levels = {
-        f"alert_{part}_{level}": 100.0
-        for part in ("cpu", "memory", "disk")
-        for level in ("threshold", "critical")
-    }
-    kit = Perfkit(PerfkitSettings(**levels))
+    kit = Perfkit(PerfkitSettings(**CALM_SYSTEM_LEVELS))
     app = PerfkitMiddleware(hello, kit)
     run(app, environ_for("/a"))
     recorder, body = run(app, environ_for("/perfkit/metrics"))

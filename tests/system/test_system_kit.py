@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.alerts import AlertEvent, AlertRule, CallbackNotifier
+from tests.conftest import CALM_SYSTEM_LEVELS
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -38,7 +39,7 @@ def test_start_runs_the_sampler_and_evaluates_alerts_after_each_sample() -> None
 
 def test_kit_exposes_system_and_alert_families_health_and_recommendations() -> None:
     """/metrics gets system_* and app_alerts_firing; /health includes the system check."""
-    kit = Perfkit()
+    kit = Perfkit(PerfkitSettings(**CALM_SYSTEM_LEVELS))
     _ = kit.system, kit.alerts
     names = {f.name for f in kit.collect()}
     assert {"system_cpu_usage_percent", "system_disk_usage_percent", "app_alerts_firing"} <= names

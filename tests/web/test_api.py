@@ -12,6 +12,7 @@ from perfkit import Perfkit, PerfkitSettings
 from perfkit.testing import FakeClock
 from perfkit.web.api import build_routes, handle
 from perfkit.web.context import ApiRequest
+from tests.conftest import CALM_SYSTEM_LEVELS
 
 
 def call(
@@ -35,7 +36,7 @@ def call(
 
 @pytest.fixture
 def kit() -> Perfkit:
-    kit = Perfkit(PerfkitSettings(token="s3cret"))
+    kit = Perfkit(PerfkitSettings(token="s3cret", **CALM_SYSTEM_LEVELS))
     for i in range(5):
         kit.record_api_performance("/users/{id}", "GET", 0.01 * (i + 1), 200)
     kit.record_api_performance("/pay", "POST", 0.3, 502)
@@ -189,7 +190,7 @@ def test_backup_names_with_traversal_never_reach_a_500(kit: Perfkit) -> None:
 
 def test_the_api_rate_limits_each_client() -> None:
     clock = FakeClock()
-    kit = Perfkit(PerfkitSettings(api_rate_limit=3), clock=clock)
+    kit = Perfkit(PerfkitSettings(api_rate_limit=3, **CALM_SYSTEM_LEVELS), clock=clock)
     codes = [call(kit, "GET", "/api/snapshot")[0] for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     status, _, headers = call(kit, "GET", "/api/snapshot")
