@@ -15,6 +15,7 @@ resolved against the outermost router so ``/org/acme/...`` reads ``/org/{org}/..
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -28,8 +29,10 @@ ROUTE_KEY = "perfkit.route"
 _MAX_DEPTH = 8  # nested mounts followed; deeper trees fall back to templating the segments
 _MAX_CACHED = 1024
 
-_mount_cache: dict[tuple[int, str], str] = {}
-_endpoint_cache: dict[tuple[int, int], str | None] = {}
+# keyed by id() (routers define __eq__, so they are unhashable), each entry holding a weak
+# reference that proves the id still names the same router
+_mount_cache: dict[tuple[int, str], tuple[Any, str]] = {}
+_endpoint_cache: dict[tuple[int, int], tuple[Any, Any, str | None]] = {}
 
 
 def _template_of(route: Any) -> str | None:
@@ -48,16 +51,27 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
     cache[key] = value
 
 
+def _alive(ref: Any, obj: Any) -> bool:
+    return ref is not None and ref() is obj
+
+
+def _ref(obj: Any) -> Any:
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return None  # not weak-referenceable: never served from the cache
+
+
 def _mount_prefix(router: Any, mounted: str) -> str:
     """The template of the mounts that consumed `mounted` (``/org/acme`` -> ``/org/{org}``)."""
     key = (id(router), mounted)
     cached = _mount_cache.get(key)
-    if cached is not None:
-        return cached
+    if cached is not None and _alive(cached[0], router):
+        return cached[1]
     template = _walk_mounts(getattr(router, "routes", None), mounted + "/")
     if template is None:  # not a tree we can read: template the raw segments instead
         template = "/".join(template_segment(s) for s in mounted.split("/"))
-    _remember(_mount_cache, key, template)
+    _remember(_mount_cache, key, (_ref(router), template))
     return template
 
 
@@ -85,10 +99,11 @@ def _walk_mounts(routes: Any, remaining: str) -> str | None:
 def _route_by_endpoint(router: Any, endpoint: Any) -> str | None:
     """Starlette before 1.0 leaves only the endpoint: find its route in the router's tree."""
     key = (id(router), id(endpoint))
-    if key in _endpoint_cache:
-        return _endpoint_cache[key]
+    cached = _endpoint_cache.get(key)
+    if cached is not None and _alive(cached[0], router) and _alive(cached[1], endpoint):
+        return cached[2]
     found = _search(getattr(router, "routes", None), endpoint, "", 0)
-    _remember(_endpoint_cache, key, found)
+    _remember(_endpoint_cache, key, (_ref(router), _ref(endpoint), found))
     return found
 
 
