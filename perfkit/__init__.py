@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _defaults
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -74,6 +75,15 @@ _LAZY = {
     "BackupStrategy": ".backup",
     "cached": ".cache",
 }
+
+
+def _default_kit_cache() -> CacheManager:
+    from .kit import get_kit  # the facade knows the kit; the parts below it do not
+
+    return get_kit().cache
+
+
+_defaults.provide_default_cache(_default_kit_cache)
 
 
 def __getattr__(name: str) -> Any:

@@ -27,6 +27,7 @@ from ._secrets import mask_url
 from ._version import __version__
 from .alerts.model import iso as _iso
 from .clock import Clock, SystemClock
+from .component import Component
 from .errors import MissingDependencyError
 
 __all__ = [
@@ -73,7 +74,7 @@ def _normalise(outcome: object, critical: bool) -> dict[str, Any]:
     return {"status": "unknown", "detail": f"check returned {outcome!r}"}
 
 
-class HealthChecks:
+class HealthChecks(Component):
     """The registered checks and the liveness/readiness reports.
 
     Args:
@@ -175,10 +176,6 @@ class HealthChecks:
             "version": __version__,
             "checks": checks,
         }
-
-    def ready_report(self) -> dict[str, Any]:
-        """`ready()` under the name the HTTP layer looks for."""
-        return self.ready()
 
     def report(self) -> dict[str, Any]:
         """The combined ``/health`` report (the kit calls this): readiness plus ``live``."""

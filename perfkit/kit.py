@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._forks import after_fork_in_child
-from ._kit_parts import KitParts
 from ._safety import InternalErrors
 from ._version import __version__
 from .clock import Clock, SystemClock
-from .component import call_optional, collect_from
+from .component import Component, as_component
 from .config import PerfkitSettings
+from .errors import ConfigError
 from .metrics.collect import registry_families
 from .metrics.exposition import (
     OPENMETRICS_CONTENT_TYPE,
@@ -28,15 +27,26 @@ from .metrics.registry import Registry
 from .metrics.snapshot import iso, performance_summary, queries_section, requests_section
 
 if TYPE_CHECKING:
+    from .alerts.manager import AlertManager
+    from .backup import BackupScheduler, DatabaseBackup
+    from .cache.manager import CacheManager
+    from .guards import Guards
+    from .health import HealthCheck, HealthChecks
     from .metrics.stores.base import Store
+    from .metrics.stores.choice import StoreChoice
+    from .system import SystemMonitor
+    from .web.audit import ReadAudit
+    from .web.auth import ClientRateLimiter
     from .web.listener import AdminListener
 
 __all__ = ["Perfkit", "get_kit", "set_default_kit"]
 
 _log = logging.getLogger("perfkit")
 
+P = TypeVar("P", bound=Component)
 
-class Perfkit(KitParts):
+
+class Perfkit:
     """The kit: owns the registry and every component, and answers for all of them.
 
     Creating a kit does no work: nothing starts a thread, opens a socket or
@@ -54,6 +64,8 @@ class Perfkit(KitParts):
             is set, else the host store when the server runs several workers).
     """
 
+    store_choice: StoreChoice  # set by _make_store: where the figures aggregate, and why
+
     def __init__(
         self,
         settings: PerfkitSettings | None = None,
@@ -68,7 +80,10 @@ class Perfkit(KitParts):
         self.registry = registry if registry is not None else Registry(self.settings, self.clock)
         self.authorize = authorize
         self.errors = InternalErrors()
-        self.components: dict[str, object] = {}
+        # name -> part; the typed properties below (cache, system, alerts, ...) read it
+        self.components: dict[str, Component] = {}
+        self._api_limiter: ClientRateLimiter | None = None
+        self._read_audit: ReadAudit | None = None
         self._collectors: list[Collector] = []
         self._lock = threading.RLock()
         self._started = False
@@ -88,14 +103,16 @@ class Perfkit(KitParts):
     def register_component(self, name: str, component: object) -> None:
         """Attach a part (cache, system monitor, alerts, backups) under `name`.
 
-        See `perfkit.component` for what a component may offer. A component
-        registered after `start()` is started at once.
+        See `perfkit.component` for what a component may offer (an object that
+        does not subclass `Component` is wrapped in `ForeignComponent`). A
+        component registered after `start()` is started at once.
         """
+        part = as_component(component)
         with self._lock:
-            self.components[name] = component
+            self.components[name] = part
             started = self._started
         if started:
-            call_optional(component, "start")
+            part.start()
 
     def view(self) -> Registry:
         """The figures to report, as the store reads them: this process's registry, or the
@@ -154,7 +171,7 @@ class Perfkit(KitParts):
             )
             self._aggregator.start()
         for component in components:
-            call_optional(component, "start")
+            component.start()
         return self
 
     def _aggregate_loop(self) -> None:
@@ -171,7 +188,9 @@ class Perfkit(KitParts):
         with self._lock:
             if not self._started:
                 # kit.serve() runs without start(): its listener still closes here
-                call_optional(self.components.get("admin_listener"), "stop")
+                listener = self.components.get("admin_listener")
+                if listener is not None:
+                    listener.stop()
                 return
             self._started = False
             components = list(self.components.values())
@@ -182,7 +201,7 @@ class Perfkit(KitParts):
         self.registry.drain()
         for component in reversed(components):
             try:
-                call_optional(component, "stop")
+                component.stop()
             except Exception as exc:
                 self.errors.report("stop", exc)
 
@@ -300,7 +319,7 @@ class Perfkit(KitParts):
         self.registry.settings = settings
         self._wire_request_log()
         for component in list(self.components.values()):
-            call_optional(component, "settings_changed", settings)
+            component.settings_changed(settings)
         return settings
 
     def cleanup(self) -> dict[str, Any]:
@@ -309,7 +328,7 @@ class Perfkit(KitParts):
         report: dict[str, Any] = {"registry": self.registry.prune()}
         for name, component in list(self.components.items()):
             try:
-                result = call_optional(component, "cleanup")
+                result = component.cleanup()
             except Exception as exc:
                 self.errors.report(f"cleanup:{name}", exc)
                 result = {"error": type(exc).__name__}
@@ -345,7 +364,7 @@ class Perfkit(KitParts):
         self.registry.reset()
         self.errors.reset()
         for component in list(self.components.values()):
-            call_optional(component, "reset")
+            component.reset()
 
     # ------------------------------------------------------------ reading
     def get_performance_summary(self, hours: float = 24) -> dict[str, Any]:
@@ -374,7 +393,7 @@ class Perfkit(KitParts):
         }
         for name, component in list(self.components.items()):
             try:
-                section = call_optional(component, "snapshot")
+                section = component.snapshot()
             except Exception as exc:
                 self.errors.report(f"snapshot:{name}", exc)
                 section = {"error": f"{type(exc).__name__}: {exc}"}
@@ -394,11 +413,11 @@ class Perfkit(KitParts):
         """The alert levels by metric (the dashboard's tile colours), without building
         the alert manager when nobody uses it."""
         from .alerts.defaults import default_rules, thresholds_of
+        from .alerts.manager import AlertManager
 
         manager = self.components.get("alerts")
-        thresholds = getattr(manager, "thresholds", None)
-        if callable(thresholds):
-            return dict(thresholds())
+        if isinstance(manager, AlertManager):
+            return dict(manager.thresholds())
         return thresholds_of(default_rules(self.settings))
 
     def alert_metrics(self) -> dict[str, float | None]:
@@ -424,7 +443,7 @@ class Perfkit(KitParts):
         }
         for name, component in list(self.components.items()):
             try:
-                metrics.update(call_optional(component, "alert_metrics") or {})
+                metrics.update(component.alert_metrics())
             except Exception as exc:
                 self.errors.report(f"alert_metrics:{name}", exc)
         metrics.update(view.gauges)
@@ -434,7 +453,7 @@ class Perfkit(KitParts):
         """Every metric family: the registry's, the components' and added collectors'."""
         families = registry_families(self.view())
         sources: list[tuple[str, Callable[[], Iterable[MetricFamily]]]] = [
-            (name, functools.partial(collect_from, c)) for name, c in list(self.components.items())
+            (name, c.collect) for name, c in list(self.components.items())
         ]
         sources += [(type(c).__name__, c.collect) for c in list(self._collectors)]
         for name, collect in sources:
@@ -464,9 +483,21 @@ class Perfkit(KitParts):
         other takes over when it dies. Defaults: ``settings.admin_port`` and
         ``settings.admin_host`` (127.0.0.1). `kit.stop()` closes it.
         """
-        from .web.listener import serve_admin
+        from .web.listener import AdminListener
 
-        return serve_admin(self, port, host)
+        port = self.settings.admin_port if port is None else port
+        host = self.settings.admin_host if host is None else host
+        with self._lock:
+            current = self._registered("admin_listener", AdminListener)
+            if current is not None and (current.port, current.host) == (port, host):
+                current.start()
+                return current
+            if current is not None:
+                current.stop()
+            listener = AdminListener(self, port, host)
+            self.register_component("admin_listener", listener)
+        listener.start()
+        return listener
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """The HTTP API as a standalone WSGI app (mount it anywhere; paths are relative)."""
@@ -495,15 +526,209 @@ class Perfkit(KitParts):
 
     def health(self) -> dict[str, Any]:
         """The combined health report served at ``/health``."""
-        report = self.health_checks.report()
-        if isinstance(report, dict):
-            return report
-        return {
-            "status": "healthy",
-            "timestamp": iso(self.clock.time()),
-            "version": __version__,
-            "checks": {},
-        }
+        return self.health_checks.report()
+
+    def ready(self) -> dict[str, Any]:
+        """The readiness report served at ``/health/ready`` (the checks, no ``live`` flag)."""
+        return self.health_checks.ready()
+
+    @property
+    def api_limiter(self) -> ClientRateLimiter:
+        """The HTTP API's per-client limiter (``api_rate_limit`` requests a minute);
+        rebuilt when that setting changes."""
+        with self._lock:
+            limiter = self._api_limiter
+            if limiter is None or limiter.per_minute != self.settings.api_rate_limit:
+                from .web.auth import ClientRateLimiter
+
+                limiter = ClientRateLimiter(self.settings.api_rate_limit, self.clock.monotonic)
+                self._api_limiter = limiter
+            return limiter
+
+    @property
+    def read_audit(self) -> ReadAudit:
+        """When the API's token reads are due an audit line (``audit_read_interval``);
+        rebuilt when that setting changes."""
+        with self._lock:
+            audit = self._read_audit
+            if audit is None or audit.interval != self.settings.audit_read_interval:
+                from .web.audit import ReadAudit
+
+                audit = ReadAudit(self.settings.audit_read_interval, self.clock.monotonic)
+                self._read_audit = audit
+            return audit
+
+    # -------------------------------------------------------------- parts
+    # Each part is built from the settings on first use and registered under its
+    # name; one registered by hand under that name (before first use) is used instead.
+
+    def _part(self, name: str, kind: type[P], build: Callable[[], P]) -> P:
+        """The component `name`, built by `build()` and registered when absent."""
+        with self._lock:
+            part = self._registered(name, kind)
+            if part is None:
+                part = build()
+                self.register_component(name, part)
+            return part
+
+    def _registered(self, name: str, kind: type[P]) -> P | None:
+        """The component registered as `name` (None: none is); `ConfigError` if not a `kind`."""
+        part = self.components.get(name)
+        if part is None or isinstance(part, kind):
+            return part
+        raise ConfigError(
+            f"the component registered as {name!r} is {part!r}, not a {kind.__name__}"
+        )
+
+    def _make_store(self, store: str | Store | None) -> Store:
+        """Pick where metrics aggregate (see `perfkit.metrics.stores.choice`)."""
+        from .metrics.process_model import SINGLE
+        from .metrics.stores.choice import StoreChoice, choose_store
+        from .metrics.stores.memory import MemoryStore
+
+        choice = store if store is not None else self.settings.metrics_store
+        picked: Store
+        if isinstance(choice, str):
+            self.store_choice = choose_store(choice, self.settings, self.registry, self.clock)
+            picked = (
+                self.store_choice.store or self.store_choice.saver or MemoryStore(self.registry)
+            )
+        else:
+            self.store_choice = StoreChoice("custom", choice, None, SINGLE)
+            picked = choice
+        if picked.component is not None:
+            self.register_component(picked.component, picked)
+        return picked
+
+    @property
+    def cache(self) -> CacheManager:
+        """The kit's cache (component "cache"), from the settings."""
+        from .cache.kit import cache_from_settings
+        from .cache.manager import CacheManager
+
+        return self._part(
+            "cache", CacheManager, lambda: cache_from_settings(self.settings, self.clock)
+        )
+
+    @property
+    def system(self) -> SystemMonitor:
+        """The system monitor (component "system"); alerts are evaluated after each sample."""
+        from .system import SystemMonitor, history_length, thresholds_from_settings
+
+        def build() -> SystemMonitor:
+            warning, critical = thresholds_from_settings(self.settings)
+            monitor = SystemMonitor(
+                warning,
+                critical,
+                interval=self.settings.monitoring_interval,
+                max_history=history_length(self.settings),
+                clock=self.clock,
+            )
+            if self.fleet is not None:
+                monitor.shared = self.fleet.host_samples()  # one sampler per host
+            monitor.on_sample.append(self._after_sample)
+            return monitor
+
+        return self._part("system", SystemMonitor, build)
+
+    def _after_sample(self, _metrics: object) -> None:
+        from .alerts.manager import AlertManager
+
+        alerts = self.components.get("alerts")
+        if isinstance(alerts, AlertManager):
+            alerts.evaluate()
+
+    @property
+    def alerts(self) -> AlertManager:
+        """The alert manager (component "alerts") reading `alert_metrics()`."""
+        from .alerts.manager import AlertManager
+
+        def build() -> AlertManager:
+            manager = AlertManager(self.alert_metrics, clock=self.clock, settings=self.settings)
+            if self.fleet is not None:
+                # one notification per rule per cooldown, fleet-wide
+                manager.fleet_gate = self.fleet.claim_notification
+            return manager
+
+        return self._part("alerts", AlertManager, build)
+
+    @property
+    def guards(self) -> Guards | None:
+        """Request guards (component "guards"), built from the settings when they enable
+        a rate limit or a body-size limit; None otherwise. See `perfkit.guards`."""
+        from .guards import Guards
+
+        with self._lock:
+            guards = self._registered("guards", Guards)
+            if guards is not None:
+                return guards
+            guards = Guards.from_settings(self.settings)
+            return self.bind_guards(guards) if guards.enabled else None
+
+    def bind_guards(self, guards: Guards) -> Guards:
+        """Attach `guards` to this kit (the middleware's ``guards=``): its limiter is built,
+        and every `Guards` of one kit shares the counters of the one registered as "guards"."""
+        from .guards import Guards
+
+        with self._lock:
+            guards.bind(self.settings, self.clock, self.errors, self.registry.templater, self)
+            existing = self.components.get("guards")
+            if existing is None:
+                self.register_component("guards", guards)
+            elif isinstance(existing, Guards) and existing is not guards:
+                guards.stats = existing.stats  # one set of counters per kit
+        return guards
+
+    @property
+    def health_checks(self) -> HealthChecks:
+        """Registered health checks (component "health"): system thresholds, Redis, database."""
+        from .health import HealthChecks, default_checks
+
+        return self._part(
+            "health",
+            HealthChecks,
+            lambda: default_checks(self.settings, self.clock, lambda: self.system),
+        )
+
+    def add_health_check(
+        self, name: str, check: HealthCheck, timeout: float = 5.0, critical: bool = True
+    ) -> None:
+        """Add a readiness check; see `perfkit.health.HealthChecks.add_health_check`."""
+        self.health_checks.add_health_check(name, check, timeout=timeout, critical=critical)
+
+    @property
+    def backups(self) -> DatabaseBackup:
+        """Backups of ``settings.database_url`` (component "backups"); `ConfigError` if unset."""
+        from .backup import DatabaseBackup
+        from .backup.wiring import backups_from_settings
+
+        return self._part(
+            "backups", DatabaseBackup, lambda: backups_from_settings(self.settings, self.clock)
+        )
+
+    @property
+    def backup_scheduler(self) -> BackupScheduler:
+        """The daily backup job (component "backup_scheduler"), started by `start()`."""
+        from .backup import BackupScheduler
+        from .backup.wiring import scheduler_from_settings
+
+        return self._part(
+            "backup_scheduler",
+            BackupScheduler,
+            lambda: scheduler_from_settings(self.settings, self.backups, self.clock),
+        )
+
+    def get_recommendations(self) -> list[str]:
+        """Actionable sentences from the current snapshot (`perfkit.recommendations`)."""
+        from .errors import PerfkitError
+        from .recommendations import get_recommendations
+
+        if self.settings.database_url and "backups" not in self.components:
+            try:
+                _ = self.backups  # the backup advice needs the part, built on first use
+            except (PerfkitError, ImportError) as exc:
+                self.errors.report("recommendations: backups", exc)
+        return get_recommendations(self.snapshot(), now=self.clock.time())
 
 
 _default_kit: Perfkit | None = None

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-__all__ = ["get_recommendations"]
+__all__ = ["get_recommendations", "guard_recommendations"]
 
 
 def _get(data: Mapping[str, Any], *path: str) -> Any:
@@ -127,9 +127,31 @@ def get_recommendations(
     if isinstance(backups, Mapping) and "error" not in backups:
         current = now if now is not None else _epoch(snapshot.get("generated_at"))
         tips += _backup_tips(backups, current)
-    from .guards import guard_recommendations  # "N clients hit the limit on /x"
+    tips += guard_recommendations(snapshot)
+    return tips
 
-    tips += guard_recommendations(dict(snapshot))
+
+def guard_recommendations(snapshot: Mapping[str, Any]) -> list[str]:
+    """Sentences from the snapshot's ``guards`` section ("N clients hit the limit on /x")."""
+    section = snapshot.get("guards")
+    if not isinstance(section, Mapping):
+        return []
+    tips: list[str] = []
+    by_endpoint = section.get("limited_clients_by_endpoint") or {}
+    limited = section.get("rate_limited") or {}
+    for endpoint, clients in sorted(by_endpoint.items(), key=lambda kv: -kv[1])[:3]:
+        tips.append(
+            f"{clients} client{'s' if clients != 1 else ''} hit the rate limit on {endpoint} "
+            f"({limited.get(endpoint, 0)} requests refused): raise the limit if they are "
+            "legitimate, or look for abusive clients."
+        )
+    too_large = section.get("too_large") or 0
+    if too_large:
+        tips.append(
+            f"{too_large} request{'s' if too_large != 1 else ''} refused for a body above "
+            f"{section.get('max_content_length')} bytes: raise max_content_length if uploads "
+            "are legitimate."
+        )
     return tips
 
 

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from .clock import Clock, SystemClock
+from .component import Component
 from .metrics.families import MetricFamily
 
 __all__ = ["SystemMetrics", "SystemMonitor", "history_length", "thresholds_from_settings"]
@@ -61,7 +62,7 @@ class SystemMetrics:
         return out
 
 
-class SystemMonitor:
+class SystemMonitor(Component):
     """Samples the machine with psutil; optionally in the background with a bounded history.
 
     Args:

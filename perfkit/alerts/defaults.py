@@ -8,7 +8,7 @@ from typing import Any
 from ..config import PerfkitSettings
 from .rules import AlertRule, Rule
 
-__all__ = ["default_rules", "thresholds_of"]
+__all__ = ["default_rules", "guard_alert_rules", "thresholds_of"]
 
 
 def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
@@ -20,8 +20,6 @@ def default_rules(settings: PerfkitSettings | None = None) -> list[AlertRule]:
     tiles by these same rules (`tile_thresholds`).
     """
     s = settings or PerfkitSettings()
-    from ..guards import guard_alert_rules  # lazy: the guards package imports alerts
-
     slow = s.slow_request_threshold
     rules = [
         # the system rules use >=, as /health counts a figure at its level as past it
@@ -119,3 +117,15 @@ def thresholds_of(rules: Iterable[Rule]) -> dict[str, dict[str, Any]]:
         out[rule.metric] = {"rule": rule.name, "comparison": rule.comparison,
                             "warning": warning, "critical": critical}  # fmt: skip
     return out
+
+
+def guard_alert_rules() -> list[AlertRule]:
+    """The default rule on ``guards.rejection_rate`` (the guards' alert metric): warning at
+    10 %, critical at 25 % of guarded requests refused (429 or 413) over five minutes."""
+    return [
+        AlertRule(
+            "high_rejection_rate", "guards.rejection_rate", 10.0, 25.0,
+            message_template="{value:.1f}% of requests refused by rate or size limits "
+            "(threshold {threshold:g}%)",
+        )
+    ]  # fmt: skip

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock, SystemClock
+from ..component import Component
 from ..config import PerfkitSettings
 from ..metrics.families import MetricFamily
 from .defaults import default_rules, thresholds_of
@@ -63,7 +64,7 @@ class _RuleState:
     errors: int = 0
 
 
-class AlertManager:
+class AlertManager(Component):
     """Rules, their states, the history and the notification policy.
 
     Args:

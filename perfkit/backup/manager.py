@@ -6,13 +6,15 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
+from ..component import Component
 from ..errors import BackupError, ConfigError
+from ..metrics.families import MetricFamily
 from ._crypto import key_bytes
 from ._io import (
     decode_file,
@@ -36,14 +38,14 @@ from .info import (
     read_metadata,
     sha_path,
 )
-from .observe import BackupObserver
+from .observe import BackupRuns
 
 __all__ = ["DatabaseBackup"]
 
 log = logging.getLogger("perfkit.backup")
 
 
-class DatabaseBackup(BackupObserver):
+class DatabaseBackup(Component):
     """Verified, rotated backups of one database into one directory.
 
     Args:
@@ -75,7 +77,6 @@ class DatabaseBackup(BackupObserver):
         clock: Clock | None = None,
         check: str = "full",
     ) -> None:
-        super().__init__()
         if isinstance(max_backups, bool) or not isinstance(max_backups, int) or max_backups < 1:
             raise ConfigError(
                 f"max_backups = {max_backups!r} is not valid: expected an integer >= 1"
@@ -94,10 +95,58 @@ class DatabaseBackup(BackupObserver):
         self._key = key_bytes(encryption_key)
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.RLock()
+        self.runs = BackupRuns(self.clock, self.list_backups)
 
     @property
     def database_type(self) -> str:
         return self.strategy.database_type
+
+    # --- outcomes, and what the kit reads (perfkit.component) ---
+
+    def get_backup_stats(self) -> dict[str, Any]:
+        """Counts, sizes, newest/oldest backup and the outcome of the last runs."""
+        backups = self.list_backups()
+        total_bytes = sum(b.size_bytes for b in backups)
+        return {
+            "backup_dir": str(self.backup_dir),
+            "database_type": self.database_type,
+            "total_backups": len(backups),
+            "total_size_bytes": total_bytes,
+            "total_size_mb": round(total_bytes / (1024 * 1024), 3),
+            "newest_backup": backups[0].filename if backups else None,
+            "oldest_backup": backups[-1].filename if backups else None,
+            "backups": [b.to_dict() for b in backups],
+            "max_backups": self.max_backups,
+            "compress": self.compress,
+            "encrypted": self._key is not None,
+            "newest": backups[0].to_dict() if backups else None,
+            "oldest": backups[-1].to_dict() if backups else None,
+            **self.status(),
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Run outcomes: last success/failure (ISO 8601 UTC), last error, counts."""
+        return self.runs.status()
+
+    def last_success_time(self) -> float | None:
+        """Epoch seconds of the newest successful backup (this process or on disk), or None."""
+        return self.runs.last_success_time()
+
+    def hours_since_success(self) -> float | None:
+        """Hours since the newest successful backup; None when there has never been one."""
+        return self.runs.hours_since_success()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The kit snapshot's ``backups`` section: `get_backup_stats()`."""
+        return self.get_backup_stats()
+
+    def alert_metrics(self) -> dict[str, float | None]:
+        """``backup.hours_since_success`` for the "no successful backup in N hours" rule."""
+        return {"backup.hours_since_success": self.hours_since_success()}
+
+    def collect(self) -> Iterable[MetricFamily]:
+        """Gauges and counters for ``/metrics``."""
+        return self.runs.collect()
 
     # --- create ---
 
@@ -115,12 +164,12 @@ class DatabaseBackup(BackupObserver):
             try:
                 info = self._create(prefix, report)
             except BaseException as exc:
-                self._record_failure(exc)
+                self.runs.record_failure(exc)
                 log.error("backup of %s failed: %s", self.strategy.display_url, exc)
                 if isinstance(exc, OSError):
                     raise BackupError(f"backup failed: {exc}") from exc
                 raise
-            self._record_success(info, self.clock.monotonic() - started)
+            self.runs.record_success(info, self.clock.monotonic() - started)
             log.info("backup %s created (%d bytes)", info.filename, info.size_bytes)
             if rotate:
                 self._rotate(info)

@@ -1,18 +1,18 @@
-"""What `DatabaseBackup` shows the kit: snapshot, alert metrics and Prometheus families."""
+"""Outcomes of a `DatabaseBackup`'s runs: the last success and failure, counts, and the
+Prometheus families and alert input the kit reads from them."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
 from ..metrics.families import MetricFamily
 from .info import BackupInfo
 
-__all__ = ["BackupObserver"]
+__all__ = ["BackupRuns", "backup_iso"]
 
 
 def backup_iso(ts: float | None) -> str | None:
@@ -20,16 +20,16 @@ def backup_iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
-class BackupObserver:
+class BackupRuns:
     """Success/failure bookkeeping shared by manual, scheduled and HTTP-triggered backups.
 
-    The last success starts from the newest backup on disk, so "hours since the
-    last successful backup" survives restarts.
+    The last success starts from the newest backup on disk (`list_backups`, newest
+    first), so "hours since the last successful backup" survives restarts.
     """
 
-    clock: Clock
-
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock, list_backups: Callable[[], list[BackupInfo]]) -> None:
+        self.clock = clock
+        self.list_backups = list_backups
         self._obs_lock = threading.Lock()
         self._last_success: float | None = None
         self._success_loaded = False
@@ -38,48 +38,14 @@ class BackupObserver:
         self._last_duration: float | None = None
         self._runs = {"success": 0, "failure": 0}
 
-    # Provided by DatabaseBackup.
-    backup_dir: Path
-    max_backups: int
-    compress: bool
-    _key: bytes | None
-
-    @property
-    def database_type(self) -> str:
-        raise NotImplementedError
-
-    def list_backups(self) -> list[BackupInfo]:
-        raise NotImplementedError
-
-    def get_backup_stats(self) -> dict[str, Any]:
-        """Counts, sizes, newest/oldest backup and the outcome of the last runs."""
-        backups = self.list_backups()
-        total_bytes = sum(b.size_bytes for b in backups)
-        return {
-            "backup_dir": str(self.backup_dir),
-            "database_type": self.database_type,
-            "total_backups": len(backups),
-            "total_size_bytes": total_bytes,
-            "total_size_mb": round(total_bytes / (1024 * 1024), 3),
-            "newest_backup": backups[0].filename if backups else None,
-            "oldest_backup": backups[-1].filename if backups else None,
-            "backups": [b.to_dict() for b in backups],
-            "max_backups": self.max_backups,
-            "compress": self.compress,
-            "encrypted": self._key is not None,
-            "newest": backups[0].to_dict() if backups else None,
-            "oldest": backups[-1].to_dict() if backups else None,
-            **self.status(),
-        }
-
-    def _record_success(self, info: BackupInfo, duration: float) -> None:
+    def record_success(self, info: BackupInfo, duration: float) -> None:
         with self._obs_lock:
             self._last_success = max(self._last_success or 0.0, info.timestamp.timestamp())
             self._success_loaded = True
             self._last_duration = duration
             self._runs["success"] += 1
 
-    def _record_failure(self, exc: BaseException) -> None:
+    def record_failure(self, exc: BaseException) -> None:
         with self._obs_lock:
             self._last_failure = self.clock.time()
             self._last_error = f"{type(exc).__name__}: {exc}"
@@ -117,16 +83,6 @@ class BackupObserver:
                 "failures": self._runs["failure"],
                 "hours_since_success": hours,
             }
-
-    # --- the component protocol (perfkit/component.py) ---
-
-    def snapshot(self) -> dict[str, Any]:
-        """The kit snapshot's ``backups`` section: `get_backup_stats()`."""
-        return self.get_backup_stats()
-
-    def alert_metrics(self) -> dict[str, float | None]:
-        """``backup.hours_since_success`` for the "no successful backup in N hours" rule."""
-        return {"backup.hours_since_success": self.hours_since_success()}
 
     def collect(self) -> Iterable[MetricFamily]:
         """Gauges and counters for ``/metrics``."""

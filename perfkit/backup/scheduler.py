@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock, SystemClock
+from ..component import Component
 from ..errors import ConfigError
 from ..locks import RedisLock
 from ._triggers import DailyTrigger, IntervalTrigger, Trigger
@@ -35,7 +36,7 @@ class _Job:
     failures: int = 0
 
 
-class BackupScheduler:
+class BackupScheduler(Component):
     """Runs `backup.create_backup` on schedules, in a background thread or via `run_pending()`.
 
     Args:

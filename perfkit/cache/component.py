@@ -1,8 +1,13 @@
-"""How a CacheManager plugs into the kit: stats, metrics, snapshot, alert input, reset."""
+"""What a `CacheManager` reports to the kit: stats, Prometheus families and alert input.
+
+`CacheReport` reads the manager's parts (counters, router, backends); the
+manager owns one and answers the component methods through it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CacheBackendError
@@ -16,54 +21,52 @@ if TYPE_CHECKING:
     from .routing import Router
     from .stats import CacheStats
 
-__all__ = ["CacheComponent"]
+__all__ = ["CacheReport"]
 
 
-class CacheComponent:
-    """The kit-facing methods of `CacheManager` (see `perfkit.component`)."""
+class CacheReport:
+    """The figures of one cache: key count (SCAN in Redis, cached), hits, misses, pool."""
 
-    stats: CacheStats
-    redis: RedisBackend | None
-    memory: MemoryBackend
-    router: Router
-    clock: Clock
-    log: InternalErrors
-    mode: str
-    namespace: str
-    _counted: tuple[float, int | None] | None
-    remote: Callable[[], RedisBackend | None]
+    def __init__(
+        self,
+        stats: CacheStats,
+        router: Router,
+        memory: MemoryBackend,
+        redis: RedisBackend | None,
+        clock: Clock,
+        log: InternalErrors,
+        mode: str,
+        namespace: str,
+    ) -> None:
+        self.stats, self.router, self.memory, self.redis = stats, router, memory, redis
+        self.clock, self.log, self.mode, self.namespace = clock, log, mode, namespace
+        self._counted: tuple[float, int | None] | None = None  # (when, key count)
+        self._lock = threading.Lock()
 
-    def close(self) -> None:
-        raise NotImplementedError
-
-    @property
-    def cache_type(self) -> str:
-        """``redis`` while Redis serves the calls, ``memory`` otherwise."""
-        return self.router.cache_type
-
-    def _count(self, max_age: float) -> int | None:
+    def count(self, max_age: float) -> int | None:
+        """The number of keys, reusing a count at most `max_age` seconds old; None when
+        Redis (in ``redis`` mode) cannot say."""
         now = self.clock.monotonic()
-        if max_age > 0 and self._counted is not None and now - self._counted[0] <= max_age:
-            return self._counted[1]
+        with self._lock:
+            counted = self._counted
+        if max_age > 0 and counted is not None and now - counted[0] <= max_age:
+            return counted[1]
         total: int | None
         try:
-            r = self.remote()
+            r = self.router.remote()
             total = r.count() if r is not None else self.memory.count()
         except CacheBackendError as exc:
             self.stats.error(fallback=False)
             self.log.report("Redis SCAN (stats)", exc, traceback=False)
             total = None if self.mode == "redis" else self.memory.count()
-        self._counted = (now, total)
+        with self._lock:
+            self._counted = (now, total)
         return total
 
-    def get_stats(self, max_age: float = 0.0) -> dict[str, Any]:
-        """``cache_type, total_keys, hits, misses, total_requests, hit_rate`` (%) and more.
-
-        Counting the keys SCANs the namespace in Redis; `max_age` > 0 reuses a
-        count at most that many seconds old (the kit's snapshot passes 5).
-        """
-        total = self._count(max_age)
-        stats: dict[str, Any] = {"cache_type": self.cache_type, "total_keys": total}
+    def summary(self, max_age: float = 0.0) -> dict[str, Any]:
+        """``cache_type, total_keys, hits, misses, total_requests, hit_rate`` (%) and more."""
+        total = self.count(max_age)
+        stats: dict[str, Any] = {"cache_type": self.router.cache_type, "total_keys": total}
         stats.update(self.stats.to_dict())
         stats.update(backend=self.mode, namespace=self.namespace, circuit=self.router.breaker.state)
         return stats
@@ -86,19 +89,7 @@ class CacheComponent:
             families.append(pool)
         return families
 
-    def snapshot(self) -> dict[str, Any]:
-        """The ``cache`` section of ``kit.snapshot()``: `get_stats()`, key count <= 5 s old."""
-        return self.get_stats(max_age=5.0)
-
     def alert_metrics(self) -> dict[str, float | None]:
         """``cache.hit_rate`` in percent (None before the first lookup)."""
         counts = self.stats.to_dict()
         return {"cache.hit_rate": counts["hit_rate"] if counts["total_requests"] else None}
-
-    def reset(self) -> None:
-        """Zero the counters (the cached values stay)."""
-        self.stats.reset()
-
-    def stop(self) -> None:
-        """Called by ``kit.stop()``: close the Redis connections (they reopen on use)."""
-        self.close()

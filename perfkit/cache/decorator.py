@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
+from .._defaults import default_cache
 from ..errors import CacheBackendError
 from .flight import AsyncFlights, ThreadFlights, poll_delays, redis_lock
 from .keys import MAX_KEY_LENGTH, function_identity, key_builder, validate_key
@@ -144,9 +145,7 @@ def cached(
         def resolve() -> CacheManager:
             if cache is not None:
                 return cache
-            from ..kit import get_kit
-
-            return get_kit().cache
+            return default_cache()  # perfkit.get_kit().cache, at call time
 
         def ttl_for(c: CacheManager) -> float | None:
             return c.default_ttl if ttl is None else life

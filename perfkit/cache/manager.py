@@ -10,11 +10,13 @@ from typing import Any
 
 from .._safety import InternalErrors
 from ..clock import Clock, SystemClock
+from ..component import Component
 from ..errors import CacheBackendError
+from ..metrics.families import MetricFamily
 from .backends.memory import MemoryBackend
 from .backends.redis import RedisBackend, make_pool
 from .breaker import CircuitBreaker
-from .component import CacheComponent
+from .component import CacheReport
 from .keys import validate_key
 from .routing import Router
 from .serializers import (
@@ -47,7 +49,7 @@ def check_ttl(ttl: object, argument: str = "ttl") -> float | None:
     return float(ttl) if ttl > 0 else None
 
 
-class CacheManager(CacheComponent):
+class CacheManager(Component):
     """A key-value cache with TTLs: in memory, in Redis, or Redis with a memory fallback.
 
     Values are stored as serialised copies, so mutating a value after `set`
@@ -124,7 +126,6 @@ class CacheManager(CacheComponent):
         self.log = InternalErrors(
             message="perfkit cache: %s failed (%d so far; served from memory): %r", logger=_log
         )
-        self._counted: tuple[float, int | None] | None = None
         self.router = Router(
             backend,
             self.redis,
@@ -138,6 +139,42 @@ class CacheManager(CacheComponent):
         self.remote = self.router.remote
         self._failed = self.router.failed
         self._fell_back = self.router.fell_back
+        self.report = CacheReport(
+            self.stats, self.router, self.memory, self.redis, self.clock, self.log,
+            self.mode, self.namespace,
+        )  # fmt: skip
+
+    # ----------------------------------------------- figures (component)
+    @property
+    def cache_type(self) -> str:
+        """``redis`` while Redis serves the calls, ``memory`` otherwise."""
+        return self.router.cache_type
+
+    def get_stats(self, max_age: float = 0.0) -> dict[str, Any]:
+        """``cache_type, total_keys, hits, misses, total_requests, hit_rate`` (%) and more.
+
+        Counting the keys SCANs the namespace in Redis; `max_age` > 0 reuses a
+        count at most that many seconds old (the kit's snapshot passes 5).
+        """
+        return self.report.summary(max_age)
+
+    def collect(self) -> Iterable[MetricFamily]:
+        return self.report.collect()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``cache`` section of ``kit.snapshot()``: `get_stats()`, key count <= 5 s old."""
+        return self.get_stats(max_age=5.0)
+
+    def alert_metrics(self) -> dict[str, float | None]:
+        return self.report.alert_metrics()
+
+    def reset(self) -> None:
+        """Zero the counters (the cached values stay)."""
+        self.stats.reset()
+
+    def stop(self) -> None:
+        """Called by ``kit.stop()``: close the Redis connections (they reopen on use)."""
+        self.close()
 
     # ------------------------------------------------------------ values
     def encode(self, value: Any, key: str) -> bytes:

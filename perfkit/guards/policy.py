@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..component import Component
 from ..config import PerfkitSettings
 from ..context import user_id_var
 from ..errors import ConfigError
@@ -16,7 +17,9 @@ from .spec import LimitSpec, parse_rate_limits, parse_size
 from .stats import GuardStats
 
 if TYPE_CHECKING:
-    from ..kit import Perfkit
+    from .._safety import InternalErrors
+    from ..clock import Clock
+    from ..metrics.routes import RouteTemplater
 
 __all__ = ["ALWAYS_EXEMPT", "Guards"]
 
@@ -42,7 +45,7 @@ def _limits(value: str | None, what: str) -> tuple[LimitSpec, ...]:
         raise ConfigError(f"{what}: {exc}") from None
 
 
-class Guards:
+class Guards(Component):
     """Rate limits and a body-size limit for `PerfkitMiddleware` (WSGI and ASGI).
 
     Args:
@@ -113,7 +116,9 @@ class Guards:
             raise ConfigError(f"rate limit strategy {strategy!r} is not one of {STRATEGIES}")
         self.strategy, self.storage, self.namespace = strategy, storage, namespace
         self.rate_limited = bool(self.limits or self.exact or self.prefixes)
-        self.kit: Perfkit | None = None
+        self._owner: object | None = None  # what it is bound to (one kit)
+        self._errors: InternalErrors | None = None
+        self._templater: RouteTemplater | None = None
         self.limiter: RateLimiter | None = None
         self.stats = GuardStats()
         self._bind_lock = threading.Lock()
@@ -139,15 +144,22 @@ class Guards:
         return self.rate_limited or self.max_content_length is not None
 
     # ----------------------------------------------------------- binding
-    def bind(self, kit: Perfkit) -> Guards:
-        """Attach to `kit`: build the limiter, share the kit's ``"guards"`` counters."""
+    def bind(
+        self,
+        settings: PerfkitSettings,
+        clock: Clock,
+        errors: InternalErrors,
+        templater: RouteTemplater,
+        owner: object,
+    ) -> Guards:
+        """Attach to `owner` (a kit; see ``Perfkit.bind_guards``): build the limiter from its
+        settings; `errors` counts what fails, `templater` names routes."""
         with self._bind_lock:
-            if self.kit is kit:
+            if self._owner is owner:
                 return self
-            if self.kit is not None:
+            if self._owner is not None:
                 raise ConfigError("a Guards object serves one kit; create one per kit")
-            settings = kit.settings
-            self.stats.clock = kit.clock
+            self.stats.clock = clock
             self.stats.max_endpoints = settings.max_endpoints
             self.stats.hash_key = settings.user_id_hash_key
             if self.rate_limited:
@@ -158,20 +170,14 @@ class Guards:
                     self.strategy, url, namespace, on_storage_change=self._storage_changed
                 )
                 self.stats.storage = self.limiter.storage
-            with kit._lock:
-                existing = kit.components.get("guards")
-                if isinstance(existing, Guards) and existing is not self:
-                    self.stats = existing.stats  # one set of counters per kit
-                elif existing is None:
-                    kit.register_component("guards", self)
-            self.kit = kit
+            self._errors, self._templater, self._owner = errors, templater, owner
         return self
 
     def _storage_changed(self, storage: str, error: BaseException | None) -> None:
         self.stats.storage = storage
-        if error is not None and self.kit is not None:
+        if error is not None and self._errors is not None:
             self.stats.fallbacks += 1
-            self.kit.errors.report("guards: Redis down, per-process rate limits", error)
+            self._errors.report("guards: Redis down, per-process rate limits", error)
 
     # ---------------------------------------------------------- requests
     def is_exempt(self, path: str) -> bool:
@@ -187,8 +193,8 @@ class Guards:
                 named = None  # the middleware reports a failing hook when it records
             if named:
                 return str(named)
-        kit = self.kit
-        return path if kit is None else kit.registry.templater.template(path)
+        templater = self._templater
+        return path if templater is None else templater.template(path)
 
     def specs_for(self, route: str) -> tuple[tuple[LimitSpec, ...], str]:
         """The limits that apply to `route` and the scope they are counted in."""
@@ -221,8 +227,8 @@ class Guards:
                 answer = key(request)
                 ident = None if answer is None else "key:" + str(answer)
             except Exception as exc:
-                if self.kit is not None:
-                    self.kit.errors.report("guards key function", exc)
+                if self._errors is not None:
+                    self._errors.report("guards key function", exc)
         if ident is None:
             return self._ip_key(peer, forwarded)
         return _bounded(ident)

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..component import Component
 from ..kit import Perfkit
 from ..metrics.families import MetricFamily
 
@@ -19,7 +20,7 @@ Figures = Callable[[], dict[str, float]]
 _attach_lock = threading.Lock()
 
 
-class DatabasePools:
+class DatabasePools(Component):
     """Collects ``{state: value}`` figures from each registered pool.
 
     States are ``size``, ``checked_out``, ``overflow`` and ``idle`` (each only

@@ -100,7 +100,7 @@ class RequestCore:
         if guards is None:
             guards = self.kit.guards
         elif guards.enabled:
-            guards.bind(self.kit)
+            self.kit.bind_guards(guards)
         if guards is None or not guards.enabled:
             return None
         if guards.key == "user" and self.identify is None:

@@ -7,38 +7,20 @@ document, so the two cannot drift apart.
 
 from __future__ import annotations
 
-import json
-import weakref
 from functools import lru_cache
 from typing import Any
 
-from ..kit import Perfkit
 from . import handlers as core
 from . import handlers_parts as parts
 from . import schemas
-from .audit import ReadAudit, audit_access
-from .auth import ClientRateLimiter, Grant, check_access
-from .context import ApiRequest, ApiResponse, Ctx
+from .audit import audit_access
+from .auth import Grant, check_access
+from .context import MAX_BODY, ApiRequest, ApiResponse, Ctx, error_response, json_response
 from .dashboard import asset, dashboard
+from .host import ServedKit
 from .router import ApiError, Param, Route, RouteTable
 
 __all__ = ["ApiRequest", "ApiResponse", "build_routes", "handle", "json_response"]
-
-_JSON = "application/json"
-
-
-def json_response(
-    status: int, data: Any, headers: list[tuple[str, str]] | None = None
-) -> ApiResponse:
-    body = json.dumps(data, default=str, separators=(",", ":")).encode()
-    return ApiResponse(status, _JSON, body, headers or [])
-
-
-def error_response(
-    status: int, error: str, detail: str, headers: list[tuple[str, str]] | None = None
-) -> ApiResponse:
-    return json_response(status, {"error": error, "detail": detail}, headers)
-
 
 _SEVERITY = Param(
     "severity",
@@ -369,26 +351,7 @@ def openapi(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-def _limiter(kit: Perfkit) -> ClientRateLimiter:
-    limiter = getattr(kit, "_api_limiter", None)
-    if limiter is None or limiter.per_minute != kit.settings.api_rate_limit:
-        limiter = ClientRateLimiter(kit.settings.api_rate_limit, kit.clock.monotonic)
-        kit._api_limiter = limiter  # type: ignore[attr-defined]
-    return limiter
-
-
-_read_audits: weakref.WeakKeyDictionary[Perfkit, ReadAudit] = weakref.WeakKeyDictionary()
-
-
-def _read_audit(kit: Perfkit) -> ReadAudit:
-    """The kit's read audit, kept beside the kit (never as an attribute patched onto it)."""
-    audit = _read_audits.get(kit)
-    if audit is None or audit.interval != kit.settings.audit_read_interval:
-        audit = _read_audits[kit] = ReadAudit(kit.settings.audit_read_interval, kit.clock.monotonic)
-    return audit
-
-
-def handle(kit: Perfkit, request: ApiRequest, *, trusted: bool = False) -> ApiResponse:
+def handle(kit: ServedKit, request: ApiRequest, *, trusted: bool = False) -> ApiResponse:
     """Answer one API request; never raises, never leaks a traceback.
 
     `trusted` admits the caller as admin (``via="local"``) without a token or the
@@ -405,13 +368,15 @@ def handle(kit: Perfkit, request: ApiRequest, *, trusted: bool = False) -> ApiRe
             grant = Grant("admin", "local")  # this process: no token, no rate limit
         else:
             if route.access != "public":
-                _limiter(kit).check(request.client or "unknown")
+                kit.api_limiter.check(request.client or "unknown")
             if route.signed and parts.signature_valid(kit, request):
                 grant = Grant("webhook", "signature")  # the sender knows alert_webhook_secret
             elif role != "public":
                 grant = check_access(request, role, kit.settings, kit.authorize)
-        if route.body is not None and len(request.body) > 64 * 1024:
-            raise ApiError(413, "payload_too_large", "request bodies are limited to 65536 bytes")
+        if route.body is not None and len(request.body) > MAX_BODY:
+            raise ApiError(
+                413, "payload_too_large", f"request bodies are limited to {MAX_BODY} bytes"
+            )
         query = route.parse_query(request.query)
         result = route.handler(Ctx(kit, request, args, query, route.body, grant))
         response = result if isinstance(result, ApiResponse) else json_response(200, result)
@@ -431,7 +396,7 @@ def handle(kit: Perfkit, request: ApiRequest, *, trusted: bool = False) -> ApiRe
 
 
 def _audit(
-    kit: Perfkit, request: ApiRequest, route: Route, grant: Grant | None, status: int
+    kit: ServedKit, request: ApiRequest, route: Route, grant: Grant | None, status: int
 ) -> None:
     """Every call of a state-changing operation (refused ones too); token reads, rate-limited."""
     client = request.client or "unknown"
@@ -441,7 +406,7 @@ def _audit(
             operation = route.operation_id
             audit_access("admin", operation, request.path, client, role, via, status=status)
         elif grant is not None and grant.identified and status < 400:
-            reads = _read_audit(kit).due(client)
+            reads = kit.read_audit.due(client)
             if reads:
                 audit_access(
                     "read", route.operation_id, request.path, client, grant.role, grant.via,

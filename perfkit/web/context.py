@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._json import loads as parse_json
 from .._secrets import MASK, mask_url, secret_name_matcher
-from ..kit import Perfkit
+from .host import ServedKit
 from .router import ApiError
 
-__all__ = ["MAX_BODY", "ApiRequest", "ApiResponse", "Ctx"]
+__all__ = ["MAX_BODY", "ApiRequest", "ApiResponse", "Ctx", "error_response", "json_response"]
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # bytes of a request body the API reads
+_JSON = "application/json"
 _is_secret = secret_name_matcher()
 
 
@@ -60,9 +62,22 @@ class ApiResponse:
         ]
 
 
+def json_response(
+    status: int, data: Any, headers: list[tuple[str, str]] | None = None
+) -> ApiResponse:
+    body = json.dumps(data, default=str, separators=(",", ":")).encode()
+    return ApiResponse(status, _JSON, body, headers or [])
+
+
+def error_response(
+    status: int, error: str, detail: str, headers: list[tuple[str, str]] | None = None
+) -> ApiResponse:
+    return json_response(status, {"error": error, "detail": detail}, headers)
+
+
 @dataclass
 class Ctx:
-    kit: Perfkit
+    kit: ServedKit
     request: ApiRequest
     args: dict[str, str]
     query: dict[str, Any]

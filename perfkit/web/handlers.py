@@ -7,7 +7,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import ConfigError
 from ..metrics.snapshot import iso, performance_summary, queries_section, requests_section
-from .context import ApiResponse, Ctx
+from .context import ApiResponse, Ctx, json_response
 from .router import ApiError, Param
 
 __all__ = ["HOURS", "LIMIT", "RUNTIME_SETTINGS", "window_hours"]
@@ -36,8 +36,6 @@ RUNTIME_SETTINGS = (
 
 
 def health(ctx: Ctx) -> ApiResponse:
-    from .api import json_response
-
     report = ctx.kit.health()
     return json_response(503 if report.get("status") == "critical" else 200, report)
 
@@ -47,11 +45,7 @@ def live(ctx: Ctx) -> dict[str, Any]:
 
 
 def ready(ctx: Ctx) -> ApiResponse:
-    from .api import json_response
-
-    source = ctx.kit.components.get("health")
-    report_fn = getattr(source, "ready_report", None)
-    report = report_fn() if callable(report_fn) else ctx.kit.health()
+    report = ctx.kit.ready()
     return json_response(503 if report.get("status") == "critical" else 200, report)
 
 

@@ -7,15 +7,27 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import BackupError, ConfigError, PerfkitError
-from .context import Ctx
+from .context import Ctx, json_response
 from .handlers import window_hours
 from .router import ApiError
 
+if TYPE_CHECKING:
+    from ..alerts.manager import AlertManager
+    from ..alerts.rules import Rule
+    from ..backup import DatabaseBackup
+    from ..cache.manager import CacheManager
+    from ..system import SystemMonitor
+    from .context import ApiRequest
+    from .host import ServedKit
+
 __all__ = ["jsonable"]
+
+T = TypeVar("T")
 
 
 def jsonable(value: Any) -> Any:
@@ -33,23 +45,21 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def _part(ctx: Ctx, name: str, how: str) -> Any:
-    """The kit's part `name` (created on first use where the kit can), or a 404."""
-    component = ctx.kit.components.get(name)
-    if component is not None:
-        return component
+def _part(name: str, get: Callable[[], T]) -> T:
+    """The kit's part `name` from `get()` (built on first use), or a 404 saying why not."""
     try:
-        component = getattr(ctx.kit, name, None)
+        return get()
     except (ConfigError, PerfkitError, ImportError) as exc:
         raise ApiError(404, "not_available", f"{name} is not available: {exc}") from None
-    if component is None:
-        raise ApiError(404, "not_available", f"{name} is not available; {how}")
-    return component
+
+
+def _system(ctx: Ctx) -> SystemMonitor:
+    return _part("system", lambda: ctx.kit.system)
 
 
 # ---------------------------------------------------------------- system
 def system_current(ctx: Ctx) -> Any:
-    monitor = _part(ctx, "system", "install psutil")
+    monitor = _system(ctx)
     return {
         "metrics": jsonable(monitor.get_current_metrics()),
         "health": jsonable(monitor.get_health_status()),
@@ -57,10 +67,10 @@ def system_current(ctx: Ctx) -> Any:
 
 
 def system_history(ctx: Ctx) -> Any:
-    monitor = _part(ctx, "system", "install psutil")
+    monitor = _system(ctx)
     minutes = ctx.query["minutes"]
     cutoff = ctx.kit.clock.time() - minutes * 60
-    history = [jsonable(m) for m in list(getattr(monitor, "history", []))]
+    history = [jsonable(m) for m in list(monitor.history)]
     points = [m for m in history if _epoch(m.get("timestamp")) >= cutoff]
     return {"minutes": minutes, "history": points}
 
@@ -77,13 +87,13 @@ def _epoch(value: Any) -> float:
 
 
 def system_processes(ctx: Ctx) -> Any:
-    monitor = _part(ctx, "system", "install psutil")
+    monitor = _system(ctx)
     return {"processes": jsonable(monitor.get_process_metrics(top_n=ctx.query["top"]))}
 
 
 # ---------------------------------------------------------------- alerts
-def _alerts(ctx: Ctx) -> Any:
-    return _part(ctx, "alerts", "alerts come with the kit")
+def _alerts(ctx: Ctx) -> AlertManager:
+    return _part("alerts", lambda: ctx.kit.alerts)
 
 
 def alerts_history(ctx: Ctx) -> Any:
@@ -104,23 +114,15 @@ def alerts_summary(ctx: Ctx) -> Any:
 
 
 def alerts_status(ctx: Ctx) -> Any:
-    manager = _alerts(ctx)
-    status = getattr(manager, "status", None)
-    return jsonable(status() if callable(status) else {"active": manager.get_active_alerts()})
+    return jsonable(_alerts(ctx).status())
 
 
 def rules_list(ctx: Ctx) -> Any:
-    manager = _alerts(ctx)
-    rules = getattr(manager, "rules", {})
-    values = rules.values() if isinstance(rules, dict) else rules
-    return {"rules": [_rule_dict(rule) for rule in values]}
+    return {"rules": [_rule_dict(rule) for rule in _alerts(ctx).rules.values()]}
 
 
-def _rule_dict(rule: Any) -> Any:
-    to_dict = getattr(rule, "to_dict", None)
-    if callable(to_dict):
-        return jsonable(to_dict())
-    return {"name": getattr(rule, "name", str(rule))}
+def _rule_dict(rule: Rule) -> Any:
+    return jsonable(rule.to_dict())
 
 
 def rules_add(ctx: Ctx) -> Any:
@@ -162,7 +164,7 @@ def rules_test(ctx: Ctx) -> Any:
         raise ApiError(404, "not_found", f"no alert rule named {ctx.args['name']!r}") from None
 
 
-def signature_valid(kit: Any, request: Any) -> bool:
+def signature_valid(kit: ServedKit, request: ApiRequest) -> bool:
     """True when ``alert_webhook_secret`` is set and X-Perfkit-Signature signs the body."""
     secret = kit.settings.alert_webhook_secret
     given = request.headers.get("x-perfkit-signature", "")
@@ -195,29 +197,29 @@ def alerts_webhook(ctx: Ctx) -> Any:
 
 def alerts_test(ctx: Ctx) -> Any:
     """One test notification per notifier, each outcome; 502 when any failed."""
-    from .api import json_response
-
     report = _alerts(ctx).send_test(origin="api")
     ctx.kit.audit("alert_test", "send", "notifiers", None, ctx.request.client)
     return json_response(200 if report["ok"] else 502, report)
 
 
 # ----------------------------------------------------------------- cache
+def _cache(ctx: Ctx) -> CacheManager:
+    return _part("cache", lambda: ctx.kit.cache)
+
+
 def cache_stats(ctx: Ctx) -> Any:
-    cache = _part(ctx, "cache", "use perfkit's cache (kit.cache or CacheManager)")
-    return jsonable(cache.get_stats())
+    return jsonable(_cache(ctx).get_stats())
 
 
 def cache_clear(ctx: Ctx) -> Any:
-    cache = _part(ctx, "cache", "use perfkit's cache (kit.cache or CacheManager)")
-    cleared = cache.clear()
+    cleared = _cache(ctx).clear()
     ctx.kit.audit("cache", "clear", "cache", None, ctx.request.client)
     return {"cleared": jsonable(cleared) if cleared is not None else True}
 
 
 # --------------------------------------------------------------- backups
-def _backups(ctx: Ctx) -> Any:
-    return _part(ctx, "backups", "set PERFKIT_DATABASE_URL")
+def _backups(ctx: Ctx) -> DatabaseBackup:
+    return _part("backups", lambda: ctx.kit.backups)
 
 
 def _name(ctx: Ctx) -> str:
@@ -244,7 +246,7 @@ def backups_create(ctx: Ctx) -> Any:
         info = manager.create_backup()
     except BackupError as exc:
         raise ApiError(502, "backup_failed", str(exc)) from None
-    ctx.kit.audit("backup", "create", getattr(info, "filename", "?"), None, ctx.request.client)
+    ctx.kit.audit("backup", "create", info.filename, None, ctx.request.client)
     return {"backup": jsonable(info)}
 
 
@@ -267,7 +269,7 @@ def backups_delete(ctx: Ctx) -> Any:
 def backups_restore(ctx: Ctx) -> Any:
     name = _name(ctx)
     manager = _backups(ctx)
-    if name not in {getattr(b, "filename", None) for b in manager.list_backups()}:
+    if name not in {b.filename for b in manager.list_backups()}:
         raise ApiError(404, "not_found", f"no backup named {name!r}")
     try:
         result = manager.restore_backup(name)
@@ -281,7 +283,4 @@ def backups_restore(ctx: Ctx) -> Any:
 
 # ------------------------------------------------------- recommendations
 def recommendations(ctx: Ctx) -> Any:
-    fn = getattr(ctx.kit, "get_recommendations", None)
-    if not callable(fn):
-        raise ApiError(404, "not_available", "recommendations are not available")
-    return {"recommendations": jsonable(fn())}
+    return {"recommendations": jsonable(ctx.kit.get_recommendations())}

@@ -22,10 +22,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .._forks import after_fork_in_child
+from ..component import Component
 from .api import handle
 from .context import MAX_BODY, ApiRequest
+from .host import ServedKit
 
-__all__ = ["AdminListener", "serve_admin"]
+__all__ = ["AdminListener"]
 
 _log = logging.getLogger("perfkit.admin")
 
@@ -38,7 +40,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_port = False  # never SO_REUSEPORT: one holder per host
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], kit: Any) -> None:
+    def __init__(self, address: tuple[str, int], kit: ServedKit) -> None:
         self.kit = kit
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         if ":" in address[0]:
@@ -105,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         _log.debug("%s " + format, self.client_address[0], *args)
 
 
-class AdminListener:
+class AdminListener(Component):
     """Serves `kit`'s whole perfkit surface on `host`:`port`, holding the port when it can.
 
     A kit component: `start()` begins contending for the port in a daemon
@@ -119,7 +121,11 @@ class AdminListener:
     """
 
     def __init__(
-        self, kit: Any, port: int, host: str = "127.0.0.1", retry_seconds: float = RETRY_SECONDS
+        self,
+        kit: ServedKit,
+        port: int,
+        host: str = "127.0.0.1",
+        retry_seconds: float = RETRY_SECONDS,
     ) -> None:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65_535:
             raise ValueError(f"port must be an integer in 0..65535, got {port!r}")
@@ -222,20 +228,3 @@ class AdminListener:
             server.shutdown()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
-
-
-def serve_admin(kit: Any, port: int | None = None, host: str | None = None) -> AdminListener:
-    """Start (or return) the kit's admin listener, registered as component "admin_listener"."""
-    settings = kit.settings
-    port = settings.admin_port if port is None else port
-    host = settings.admin_host if host is None else host
-    current = kit.components.get("admin_listener")
-    if isinstance(current, AdminListener) and (current.port, current.host) == (port, host):
-        current.start()
-        return current
-    if isinstance(current, AdminListener):
-        current.stop()
-    listener = AdminListener(kit, port, host)
-    kit.register_component("admin_listener", listener)
-    listener.start()
-    return listener

@@ -6,17 +6,15 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from ..kit import Perfkit
 from .api import handle
-from .context import ApiRequest
+from .context import MAX_BODY, ApiRequest
+from .host import ServedKit
 
 __all__ = ["asgi_api", "wsgi_api"]
 
-_MAX_BODY = 64 * 1024
-
 
 def wsgi_api(
-    kit: Perfkit, environ: dict[str, Any], start_response: Callable[..., Any], path: str
+    kit: ServedKit, environ: dict[str, Any], start_response: Callable[..., Any], path: str
 ) -> Iterable[bytes]:
     """Serve one API request from a WSGI environ; `path` is relative to the prefix."""
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):  # not UTF-8: keep as given
@@ -32,7 +30,7 @@ def wsgi_api(
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    body = environ["wsgi.input"].read(min(length, _MAX_BODY + 1)) if length > 0 else b""
+    body = environ["wsgi.input"].read(min(length, MAX_BODY + 1)) if length > 0 else b""
     request = ApiRequest(
         environ.get("REQUEST_METHOD", "GET"),
         path,
@@ -47,7 +45,7 @@ def wsgi_api(
 
 
 async def asgi_api(
-    kit: Perfkit,
+    kit: ServedKit,
     scope: MutableMapping[str, Any],
     receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
     send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
@@ -64,7 +62,7 @@ async def asgi_api(
             if message["type"] != "http.request":
                 return
             body += message.get("body", b"")
-            if len(body) > _MAX_BODY or not message.get("more_body"):
+            if len(body) > MAX_BODY or not message.get("more_body"):
                 break
     client = scope.get("client")
     request = ApiRequest(

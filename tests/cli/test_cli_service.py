@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
+from perfkit.health import HealthChecks
 from perfkit.wsgi import PerfkitMiddleware
 from tests.conftest import serve_wsgi
 
@@ -21,13 +22,10 @@ TOKEN = "cli-test-token"
 
 
 class Health:
-    """A health component whose status the test sets."""
+    """The status the test sets, read by the kit's one readiness check."""
 
     def __init__(self) -> None:
         self.status = "healthy"
-
-    def report(self) -> dict[str, Any]:
-        return {"status": self.status, "timestamp": "now", "version": "x", "checks": {}}
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -40,7 +38,8 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 def service() -> Iterator[tuple[str, Perfkit, Health]]:
     kit = Perfkit(PerfkitSettings(token=TOKEN))
     health = Health()
-    kit.register_component("health", health)
+    kit.register_component("health", HealthChecks(cache_ttl=0))  # no system checks
+    kit.add_health_check("probe", lambda: health.status)
     with serve_wsgi(PerfkitMiddleware(app, kit)) as port:
         base = f"http://127.0.0.1:{port}"
         for path in ("/users/1", "/users/2", "/fail"):

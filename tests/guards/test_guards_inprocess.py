@@ -18,15 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfkit import Perfkit, PerfkitSettings
+from perfkit.alerts.defaults import guard_alert_rules
 from perfkit.asgi import PerfkitMiddleware as AsgiMiddleware
 from perfkit.errors import ConfigError, MissingDependencyError
-from perfkit.guards import (
-    Guards,
-    RequestBodyTooLarge,
-    guard_alert_rules,
-    guard_recommendations,
-)
+from perfkit.guards import Guards, RequestBodyTooLarge
 from perfkit.guards.body import LimitedInput
+from perfkit.recommendations import guard_recommendations
 from perfkit.wsgi import PerfkitMiddleware as WsgiMiddleware
 
 pytest.importorskip("limits")

@@ -62,7 +62,7 @@ def test_each_runtime_setting_takes_effect() -> None:
     assert system.interval == 2.5
     metrics = handle(kit, ApiRequest("GET", "/metrics", "", {}, b"", "10.0.0.1"))
     assert metrics.status == 401
-    assert kit._api_limiter.per_minute == 1000  # type: ignore[attr-defined]
+    assert kit.api_limiter.per_minute == 1000
     assert kit._request_log is not None and kit._request_log in kit.request_hooks
     assert post_config(kit, log_requests=False) == 200
     assert kit._request_log is None and kit.request_hooks == []
