@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from .clock import Clock, SystemClock
 from .component import Component
 from .metrics.families import MetricFamily
+from .system_history import SampleHistory
+from .system_sample import SystemMetrics
 
 __all__ = ["SystemMetrics", "SystemMonitor", "history_length", "thresholds_from_settings"]
 
@@ -23,43 +23,6 @@ _log = logging.getLogger("perfkit.system")
 DEFAULT_WARNING = {"cpu": 80.0, "ram": 85.0, "disk": 90.0}
 DEFAULT_CRITICAL = {"cpu": 95.0, "ram": 95.0, "disk": 95.0}
 _LABELS = {"cpu": "CPU usage", "ram": "memory usage", "disk": "disk usage"}
-
-
-@dataclass(frozen=True, slots=True)  # slots: a day of samples in half the memory
-class SystemMetrics:
-    """One sample of the machine's figures; bytes in bytes, percentages 0-100.
-
-    The ``disk_*`` fields describe the first configured path; every path is in
-    `SystemMonitor.disks`. `thread_count` counts this process's threads.
-    """
-
-    timestamp: float
-    cpu_percent: float
-    cpu_count: int
-    load_avg: tuple[float, float, float]
-    ram_total: int
-    ram_used: int
-    ram_available: int
-    ram_percent: float
-    swap_total: int
-    swap_used: int
-    swap_percent: float
-    disk_total: int
-    disk_used: int
-    disk_free: int
-    disk_percent: float
-    net_bytes_sent: int
-    net_bytes_recv: int
-    net_packets_sent: int
-    net_packets_recv: int
-    process_count: int
-    thread_count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """The sample as JSON-serialisable values."""
-        out = dataclasses.asdict(self)
-        out["load_avg"] = list(self.load_avg)
-        return out
 
 
 class SystemMonitor(Component):
@@ -101,7 +64,6 @@ class SystemMonitor(Component):
         self.clock: Clock = clock or SystemClock()
         self.disk_paths = list(disk_paths) if disk_paths else [os.path.abspath(os.sep)]
         self.interval = interval
-        from .system_history import SampleHistory  # here: it imports SystemMetrics from us
 
         self.history = SampleHistory(max_history)  # packed: about 250 bytes a sample
         self.disks: dict[str, dict[str, float]] = {}

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .system import SystemMetrics
+from .system_sample import SystemMetrics
 
 __all__ = ["SampleHistory"]
 
