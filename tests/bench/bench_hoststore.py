@@ -57,6 +57,9 @@ def run_workers(restarts: int, per_worker: int, child: Any, side_by_side: int = 
             try:
                 child(per_worker)
             except BaseException:
+                import traceback
+
+                traceback.print_exc()
                 code = 1
             os._exit(code)
         running.append(pid)
@@ -74,7 +77,7 @@ def perfkit_side(directory: str, restarts: int, per_worker: int, rounds: int) ->
         for i in range(n):
             endpoint, status, duration = workload(i)
             kit.record_request("GET", endpoint, status, duration)
-        kit.fleet.stop()  # what atexit does when a recycled worker exits
+        kit.store.stop()  # what atexit does when a recycled worker exits
 
     took = run_workers(restarts, per_worker, child)
     scraper = Perfkit(settings)
@@ -89,7 +92,7 @@ def perfkit_side(directory: str, restarts: int, per_worker: int, rounds: int) ->
         if line.startswith("app_requests_total{")
     )
     assert counted == restarts * per_worker, (counted, restarts * per_worker)  # none lost
-    scraper.fleet.stop()
+    scraper.store.stop()
     return {
         "scrape": c.median(times),
         "files": len(os.listdir(directory)),
@@ -223,6 +226,21 @@ def overhead_section(args: Any) -> list[str]:
 
 
 # ------------------------------------------------------------------ 3. wrk
+def warm_up(port: int) -> None:
+    """gunicorn listens before its workers have imported the app: wait for the workers
+    (they answer with their pid), then two seconds of load that are not counted."""
+    import http.client
+
+    answers: set[bytes] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (len(answers) >= 2 or b"worker" in answers):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/items/1")
+        answers.add(conn.getresponse().read())
+        conn.close()
+    wrk_run(port, 2)
+
+
 def throughput_section(args: Any) -> list[str]:
     if shutil.which("wrk") is None:
         return ["### gunicorn -w 2 under wrk", "", "skipped: wrk is not installed"]
@@ -245,6 +263,7 @@ def throughput_section(args: Any) -> list[str]:
                 )  # fmt: skip
                 try:
                     wait_for_port(port, 30, proc)
+                    warm_up(port)
                     results[name].append(wrk_run(port, seconds))
                 finally:
                     proc.terminate()

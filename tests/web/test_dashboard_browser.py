@@ -410,3 +410,31 @@ def test_dashboard_hides_admin_controls_from_the_read_token(
             assert admin.is_displayed() is (role == "admin"), role
         driver.find_element("css selector", '#admin button[data-action="cleanup"]').click()
         wait_for(driver, "document.getElementById('admin-result').textContent === 'Cleanup done.'")
+
+
+def test_dashboard_says_this_worker_only_with_a_per_process_store(
+    tmp_path: Path, browser: Callable[[int, int], Any]
+) -> None:
+    """The server says several workers run (wsgi.multiprocess); the store is memory by choice."""
+    kit = Perfkit(PerfkitSettings(metrics_store="memory", data_dir=str(tmp_path / "data")))
+    wrapped = PerfkitMiddleware(sample_app(kit), kit)
+
+    def multiprocess_server(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["wsgi.multiprocess"] = True  # what gunicorn -w 4 says to every request
+        return wrapped(environ, start_response)
+
+    with serve(multiprocess_server) as base:
+        get(base + "/")
+        driver = browser(1280, 900)
+        driver.get(base + "/perfkit/")
+        note = wait_for(driver, "!document.querySelector('#scope-note').hidden && "
+                        "document.querySelector('#scope-note').textContent")  # fmt: skip
+        assert note.startswith("This worker only")
+        assert "keeps figures per process" in note
+        screenshot(driver, tmp_path / "dashboard-scope-note.png")
+    healthy = Perfkit(PerfkitSettings(metrics_store="memory"))
+    with serve(PerfkitMiddleware(sample_app(healthy), healthy)) as base:
+        driver = browser(1280, 900)
+        driver.get(base + "/perfkit/")
+        wait_for(driver, "document.querySelector('#meta').textContent")
+        assert driver.execute_script("return document.querySelector('#scope-note').hidden")

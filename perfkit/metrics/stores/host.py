@@ -207,7 +207,9 @@ class HostStore:
     def fleet_registry(self) -> Registry:
         """The host's figures; this worker's own after a fault (see `scope`). Never raises."""
         with self._lock:
-            if self._flush_locked():
+            unsent = self._pending is not None or not self.registry.is_empty()
+            # ship this worker's delta first (a read after a fault also tries the file again)
+            if self._flush_locked() if unsent or self.fault is not None else True:
                 try:
                     snap = self.db.read()
                 except HostDbError as exc:
