@@ -205,14 +205,14 @@ def overhead_section(args: Any) -> list[str]:
         host = Perfkit(
             PerfkitSettings(metrics_store="host", data_dir=directory, flush_interval=0.5)
         )
-        host.start()  # flushes run in the background, as in production
+        host.store.start()  # its flushes run in the background, as in production
         variants = {
             "bare app": lambda: loop(hello, n, None),
             "perfkit, memory mode": lambda: loop(PerfkitMiddleware(hello, memory), n, memory),
             "perfkit, host store": lambda: loop(PerfkitMiddleware(hello, host), n, host),
         }
         samples = c.interleave(variants, rounds, args.seed)
-        host.stop()
+        host.store.stop()
     table, _ = c.overhead_table(samples, "bare app")
     ratio = c.median(samples["perfkit, host store"]) / c.median(samples["perfkit, memory mode"])
     return [

@@ -234,3 +234,28 @@ def test_memory_with_several_workers_says_so_once(
     snap = kit.snapshot()
     assert snap["scope"] == "process"
     assert snap["scope_note"].startswith("this worker only")
+
+
+def test_one_notification_and_one_sampler_per_host(tmp_path: Path) -> None:
+    (_, a), (_, b) = worker(tmp_path), worker(tmp_path)
+    assert a.fleet.claim_notification("cpu_high:firing", 0.3) is True
+    assert b.fleet.claim_notification("cpu_high:firing", 0.3) is False
+    assert a.fleet.claim_notification("cpu_high:firing", 0.3) is False  # once per window
+    deadline = time.monotonic() + 10
+    while not b.fleet.claim_notification("cpu_high:firing", 0.3):
+        assert time.monotonic() < deadline, "the claim never expired"
+        time.sleep(0.05)  # waiting for the 0.3 s window to pass
+    sampler, neighbour = a.fleet.host_samples(), b.fleet.host_samples()
+    assert sampler.claim(10.0) and sampler.claim(10.0)  # held across intervals
+    assert not neighbour.claim(10.0)
+    assert neighbour.fetch() is None
+    sampler.publish({"cpu_percent": 12.5})
+    assert neighbour.fetch() == {"cpu_percent": 12.5}
+
+
+def test_the_kit_wires_the_host_coordination(tmp_path: Path) -> None:
+    kit = Perfkit(PerfkitSettings(metrics_store="host", data_dir=str(tmp_path)))
+    assert kit.alerts.fleet_gate is not None
+    assert kit.system.shared is not None
+    assert kit.alerts.fleet_gate("rule:firing", 60) is True
+    assert kit.alerts.fleet_gate("rule:firing", 60) is False

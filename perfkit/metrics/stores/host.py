@@ -38,9 +38,10 @@ from ..state import merge_into
 from .codec import delta_ops
 from .host_codec import KEYS, cap_new_names, registry_from
 from .host_db import SCHEMA, HostDb, HostDbError
+from .host_fleet import HostFleet
 
 if TYPE_CHECKING:
-    from ...fleet import Fleet
+    pass
 
 __all__ = ["HostStore", "host_store_path"]
 
@@ -121,8 +122,9 @@ class HostStore:
         self._stop = threading.Event()
 
     @property
-    def fleet(self) -> Fleet | None:
-        return None  # no cross-process claims or host-sample exchange (yet)
+    def fleet(self) -> HostFleet:
+        """One notification per alert and one system sampler for the workers of this host."""
+        return HostFleet(self)
 
     def view(self) -> Registry:
         return self.fleet_registry()

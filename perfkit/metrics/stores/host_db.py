@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS members (k TEXT NOT NULL, m TEXT NOT NULL, PRIMARY KE
 CREATE TABLE IF NOT EXISTS recent (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS recent_k ON recent (k, id);
 CREATE TABLE IF NOT EXISTS expiry (k TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shared (name TEXT PRIMARY KEY, value TEXT NOT NULL, until REAL NOT NULL)
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (
     id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, seq INTEGER NOT NULL,
     seen REAL NOT NULL, figures TEXT NOT NULL
@@ -202,6 +206,42 @@ class HostDb:
         except sqlite3.Error as exc:
             raise HostDbError(f"cannot read {self.path}: {exc}") from None
         return int(count), known
+
+    def claim(self, name: str, holder: str, until: float, now: float, renew: bool) -> bool:
+        """Take the claim `name` until `until` if it is free (or, with `renew`, ours already)."""
+        conn = self.connection()
+        condition = "claims.until < ?" + (" OR claims.holder = excluded.holder" if renew else "")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+                f"holder = excluded.holder, until = excluded.until WHERE {condition}",
+                (name, holder, until, now),
+            )
+        except sqlite3.Error as exc:
+            raise HostDbError(f"cannot write to {self.path}: {exc}") from None
+        return cursor.rowcount == 1
+
+    def put_shared(self, name: str, value: str, until: float) -> None:
+        """A value the neighbours may read until `until` (the host's latest sample)."""
+        try:
+            self.connection().execute(
+                "INSERT INTO shared VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "value = excluded.value, until = excluded.until",
+                (name, value, until),
+            )
+        except sqlite3.Error as exc:
+            raise HostDbError(f"cannot write to {self.path}: {exc}") from None
+
+    def get_shared(self, name: str, now: float) -> str | None:
+        try:
+            row = (
+                self.connection()
+                .execute("SELECT value FROM shared WHERE name = ? AND until >= ?", (name, now))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise HostDbError(f"cannot read {self.path}: {exc}") from None
+        return None if row is None else str(row[0])
 
     def clear(self) -> None:
         """reset-counters: forget every figure (worker rows stay: their batch numbers hold)."""
