@@ -21,6 +21,7 @@ host app never sees an error.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import secrets
@@ -102,11 +103,16 @@ class HostStore:
         self._seq = 0
         self._pending: Registry | None = None  # a batch taken and not yet committed
         self.own = Registry(self.registry.settings, self.clock)  # what this worker stored
+        self.forks_workers = False  # set at a fork: a master (gunicorn --preload) is no worker
 
     def _before_fork(self) -> None:
         # SQLite connections must not cross a fork (its lock bookkeeping is per process):
         # the parent closes its own, between two flushes, and reopens it on next use
         self._lock.acquire()
+        if not self.forks_workers and self._seq > 0:
+            with contextlib.suppress(HostDbError):
+                self.db.forget_workers([self.process_id])  # its figures stay in the totals
+        self.forks_workers = True
         self.db.close()
 
     def _after_fork_in_parent(self) -> None:
@@ -141,12 +147,12 @@ class HostStore:
     def flush(self) -> bool:
         """Ship what was aggregated since the last flush; True when the file has it all.
 
-        A process that never recorded anything (a --preload master) never
-        touches the file: it is no worker of the host. One that did sends its
-        heartbeat at least every flush interval even when idle.
+        Every worker sends its heartbeat at each flush, idle or not; a process
+        that forks workers (a --preload master) only ships what it recorded,
+        if anything, and is not listed among the workers.
         """
         with self._lock:
-            if self._seq == 0 and self._pending is None and self.registry.is_empty():
+            if self.forks_workers and self._pending is None and self.registry.is_empty():
                 return True
             return self._flush_locked()
 
