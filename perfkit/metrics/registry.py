@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import itertools
 import logging
-import math
 import threading
 from bisect import bisect_left
 from collections import deque
@@ -15,9 +14,10 @@ from typing import Any
 from .._forks import after_fork_in_child
 from ..clock import Clock, SystemClock
 from ..config import PerfkitSettings
+from .batch import aggregate, new_known
 from .record import RequestRecord
-from .routes import OTHER, RouteTemplater, normalize_method
-from .sketch import ZERO_INDEX, QuantileSketch
+from .routes import OTHER, RouteTemplater
+from .sketch import QuantileSketch
 from .sql import fingerprint_sql
 from .stats import (
     Count,
@@ -59,6 +59,7 @@ class Registry:
         self._pending: deque[RequestRecord] = deque()
         self.drain_at = 512
         self.templater = RouteTemplater(self.settings.max_path_length)
+        self.series_of_raw = new_known()  # raw (method, route, path) -> series, for the drain
         self._multiplier = QuantileSketch()._multiplier  # every sketch here has this accuracy
         self.drained = 0
         self._begun = itertools.count()
@@ -170,107 +171,23 @@ class Registry:
     def drain(self) -> int:
         """Aggregate every queued request record; returns how many it took.
 
-        Each duration's sketch bin is computed once; durations and bins are
-        gathered per sketch (the endpoint's and the minute's) and added with
-        `add_indexed` at the end, counted in C rather than one call per record.
+        The batch is aggregated column by column (see `perfkit.metrics.batch`).
         """
         pending = self._pending
         if not pending:
             return 0
-        slow_found: list[tuple[RequestRecord, str, str, float, str | None]] = []
         with self._lock:
-            taken = 0
-            endpoints = self.endpoints
-            minutes = self.request_minutes
-            bounds = self.bucket_bounds
-            threshold = self.settings.slow_request_threshold
-            template = self.templater.template
-            normalize = normalize_method
-            pseudonymise = self._pseudonymise if self.settings.user_id_hash_key else None
-            # per sketch: the durations and their bin indices, each index computed once
-            durations: dict[DurationStats, tuple[list[int], list[float]]] = {}
-            multiplier = self._multiplier
-            log, ceil = math.log, math.ceil
-            bucket: MinuteBucket | None = None
-            bucket_indices: list[int] = []
-            bucket_durations: list[float] = []
             popleft = pending.popleft
-            while True:
-                try:
-                    record = popleft()
-                except IndexError:
-                    break
-                taken += 1
-                now = record.timestamp or 0.0
-                status = record.status
-                duration = record.duration
-                if not 0.0 <= duration < _INF:
-                    duration = 0.0  # negative (a clock step), NaN or infinite: never poison sums
-                ttfb = record.ttfb
-                method = normalize(record.method)  # bounded: unknown methods become OTHER
-                route = record.route
-                if route is None:
-                    route = template(record.path or "/")
-                key = (method, route)
-                stats = endpoints.get(key)
-                if stats is None:
-                    stats = self._new_endpoint(key)  # may be the shared overflow series
-                # the sketch bin, as QuantileSketch.index_of computes it (inlined: hot loop)
-                index = ceil(log(duration) * multiplier) if duration > 1e-9 else ZERO_INDEX
-                pair = durations.get(stats)
-                if pair is None:
-                    durations[stats] = ([index], [duration])
-                else:
-                    pair[0].append(index)
-                    pair[1].append(duration)
-                stats.total += duration
-                stats.buckets[bisect_left(bounds, duration)] += 1
-                statuses = stats.statuses
-                statuses[status] = statuses.get(status, 0) + 1
-                stats.bytes_sent += record.size
-                if now > stats.last_seen:
-                    stats.last_seen = now  # declared "max": records may come out of order
-                if ttfb is not None and 0.0 <= ttfb < _INF:
-                    stats.ttfb_total += ttfb
-                minute = int(now // 60)
-                if bucket is None or bucket.minute != minute:
-                    if bucket is not None:
-                        _extend(durations, bucket, bucket_indices, bucket_durations)
-                        bucket_indices, bucket_durations = [], []
-                    bucket = minutes.get(minute)
-                    if bucket is None:
-                        bucket = self._new_minute(minutes, minute)
-                bucket_indices.append(index)
-                bucket_durations.append(duration)
-                bucket.total += duration
-                if status >= 500:
-                    stats.errors += 1
-                    bucket.errors += 1
-                elif status >= 400:
-                    stats.client_errors += 1
-                    bucket.client_errors += 1
-                user = record.user
-                if user is not None and pseudonymise is not None:
-                    user = pseudonymise(user)  # before anything keeps it (slow list, logs)
-                if duration > threshold:
-                    stats.slow += 1
-                    bucket.slow += 1
-                    slow_found.append((record, method, route, duration, user))
-                if user is not None:
-                    self.users.entry(user).add(duration, status >= 500)
-                organization = record.organization
-                if organization is not None:
-                    self.organizations.entry(organization).add(duration, status >= 500)
-                if record.error_type is not None:
-                    self.error_types.entry(record.error_type).n += 1
-            if bucket is not None:
-                _extend(durations, bucket, bucket_indices, bucket_durations)
-            for target, (indices, values) in durations.items():
-                target.sketch.add_indexed(indices, values)
-            self.drained += taken
+            # only a drain pops (under the lock), so these records are all there;
+            # whatever the request path appends meanwhile waits for the next drain
+            batch = [popleft() for _ in range(len(pending))]
+            if not batch:
+                return 0
+            slow_found = aggregate(self, batch)
+            self.drained += len(batch)
         for record, method, route, duration, user in slow_found:
             self._keep_slow_request(record, method, route, duration, user)
-        return taken
+        return len(batch)
 
     def _new_endpoint(self, key: tuple[str, str]) -> EndpointStats:
         if self.endpoints.full_for(key):

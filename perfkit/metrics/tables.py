@@ -55,7 +55,7 @@ class CappedTable(dict[K, V]):
         other: the overflow key for a key (``__other__``; per method for endpoints).
     """
 
-    __slots__ = ("cap", "new", "other")
+    __slots__ = ("cap", "folds", "new", "other")
 
     def __init__(
         self,
@@ -67,6 +67,7 @@ class CappedTable(dict[K, V]):
         self.cap = cap
         self.new = new
         self.other = other
+        self.folds = 0  # bumped when series move away (readers caching entries start afresh)
 
     def full_for(self, key: K) -> bool:
         """Whether `key` would overflow (it is new and the table is full)."""
@@ -85,6 +86,7 @@ class CappedTable(dict[K, V]):
 
     def fold(self, keys: set[K]) -> None:
         """Move the named series into their overflow entry (exact sums)."""
+        self.folds += 1
         for key in [k for k in self if k in keys and k != self.other(k)]:
             moved = self.pop(key)
             other = self.other(key)
