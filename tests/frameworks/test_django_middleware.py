@@ -176,7 +176,8 @@ def test_manage_py_perfkit_answers_locally(
 
     with pytest.raises(SystemExit) as exited:
         call_command("perfkit", "test-alert", "--rule-name", "no-such-rule")
-    assert exited.value.code != 0 and "no alert rule named 'no-such-rule'" in capsys.readouterr().err
+    assert exited.value.code != 0
+    assert "no alert rule named 'no-such-rule'" in capsys.readouterr().err
 
     with pytest.raises(SystemExit) as exited:
         call_command("perfkit", "summary", "--hours", "0")
