@@ -61,6 +61,7 @@ def requests_section(registry: Registry, hours: float | None = None) -> dict[str
         slow=merged.slow,
         rate=merged.count / seconds,
         in_progress=in_progress,
+        window_hours=window_hours,  # what the figures cover (the dashboard names it)
     )
     endpoints.sort(key=lambda row: row["count"], reverse=True)
     return {

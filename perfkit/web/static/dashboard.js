@@ -18,7 +18,13 @@
     timer: null, paused: false, busy: false, last: null, history: null, failures: 0,
     accessFor: null, // the token GET /api/access was last asked with
     live: [], prev: null, // request rate between two polls: a live line before the first minute ends
+    range: 3600, // the charts' time range in seconds (15 min, 1 h, 6 h or 24 h)
+    health: null, // the last /health report: the badge also weighs the firing alerts
+    historyAt: 0, historyRange: 0, // when and for which range the system history was fetched
+    recommendations: null, recommendationsAt: 0,
+    querySort: "total_time",
   };
+  var RANGES = { 900: "last 15 min", 3600: "last 1 h", 21600: "last 6 h", 86400: "last 24 h" };
 
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
@@ -108,13 +114,44 @@
     return node;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  // a route or a query as text with line-break chances after / _ , = & ? and a dot before
+  // a letter (never inside 0.05), so a
+  // narrow column wraps "/users/{id}/orders" between its parts and not inside a word
+  function breakable(text, after) {
+    var frag = document.createDocumentFragment();
+    String(text).split(after || /(?<=[\/_,=&?])|(?<=\.)(?=[A-Za-z])/).forEach(function (part, i) {
+      if (i) frag.appendChild(document.createElement("wbr"));
+      frag.appendChild(document.createTextNode(part));
+    });
+    var span = el("span");
+    span.appendChild(frag);
+    return span;
+  }
+  function endpointLink(key) {
+    var a = el("a", "ep-link");
+    a.href = "#endpoint=" + encodeURIComponent(key);
+    a.appendChild(breakable(key));
+    return a;
+  }
+  // "last 24 h" or "since start" when the process is younger than the window
+  function windowLabel(snap) {
+    var hours = snap.requests.summary.window_hours;
+    if (!isNum(hours) || snap.uptime_seconds < hours * 3600) return "since start";
+    return "last " + fmtNum(hours, 0) + " h";
+  }
+  function setWindows(root, text) {
+    $all(".window:not(.fixed)", root).forEach(function (w) { w.textContent = "· " + text; });
+  }
 
   function setTile(name, value, sub, level) {
     var tile = $('[data-tile="' + name + '"]');
+    $(".value", tile).classList.remove("split");
     tile.classList.remove("ok", "warn", "crit", "off");
     if (level) tile.classList.add(level);
     $(".value", tile).textContent = value;
-    $(".sub", tile).textContent = sub || "";
+    var subNode = $(".sub", tile);
+    clear(subNode);
+    subNode.appendChild(breakable(sub || "", /(?<=_)/)); // PERFKIT_RATE_LIMIT wraps at its _
     tile.dataset.state = level || "";
   }
   function tileOff(name, why) { setTile(name, "not in use", why, "off"); }
@@ -177,14 +214,32 @@
     }
     var t0 = Math.min.apply(null, all.map(function (p) { return p[0]; }));
     var t1 = Math.max.apply(null, all.map(function (p) { return p[0]; }));
+    if (isNum(opts.t0)) { t0 = opts.t0; t1 = Math.max(opts.t1, t1); } // the chosen time range
     if (t1 - t0 < 60) { t0 -= 30; t1 += 30; } // one point: give it a minute of room
-    var yMax = opts.yMax || niceMax(Math.max.apply(null, all.map(function (p) { return p[1]; })) * 1.1);
+    fig.dataset.span = String(Math.round(t1 - t0));
     var iw = W - PAD.left - PAD.right, ih = H - PAD.top - PAD.bottom;
     function x(t) { return PAD.left + ((t - t0) / (t1 - t0)) * iw; }
-    function y(v) { return PAD.top + ih - (Math.min(v, yMax) / yMax) * ih; }
+    var y, grid = [];
+    if (opts.log) {
+      // log scale: p50 at 2 ms and p99 at 800 ms both stay readable
+      var pos = all.map(function (p) { return p[1]; }).filter(function (v) { return v > 0; });
+      var lo = Math.floor(Math.log10(pos.length ? Math.min.apply(null, pos) : 1e-3));
+      var hi = Math.ceil(Math.log10(pos.length ? Math.max.apply(null, pos) : 1));
+      if (hi <= lo) hi = lo + 1;
+      y = function (v) {
+        var l = Math.log10(Math.max(v, Math.pow(10, lo)));
+        return PAD.top + ih - ((Math.min(l, hi) - lo) / (hi - lo)) * ih;
+      };
+      for (var e = lo; e <= hi; e++) grid.push(Math.pow(10, e));
+    } else {
+      var yMax = opts.yMax || niceMax(Math.max.apply(null, all.map(function (p) { return p[1]; })) * 1.1);
+      y = function (v) { return PAD.top + ih - (Math.min(v, yMax) / yMax) * ih; };
+      for (var q = 0; q <= 4; q++) grid.push((yMax * q) / 4);
+    }
+    fig.dataset.scale = opts.log ? "log" : "linear";
 
-    for (var g = 0; g <= 4; g++) {
-      var gv = (yMax * g) / 4, gy = y(gv);
+    for (var g = 0; g < grid.length; g++) {
+      var gv = grid[g], gy = y(gv);
       svg.appendChild(svgEl("line", { x1: PAD.left, x2: W - PAD.right, y1: gy, y2: gy, class: "gridline" }));
       var label = svgEl("text", { x: PAD.left - 6, y: gy + 3, "text-anchor": "end", class: "axis" });
       label.textContent = opts.fmt(gv);
@@ -235,19 +290,30 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  function renderHealth(health) {
-    var badge = $("#health");
+  function renderHealth(health) { state.health = health; renderBadge(); }
+
+  // the header's status: the worse of /health and the alerts firing now, so the badge
+  // never says healthy above a critical alert on the same page
+  var RANK = { unknown: 0, healthy: 1, info: 1, warning: 2, critical: 3 };
+  function renderBadge() {
+    var badge = $("#health"), health = state.health, snap = state.last;
     var status = (health && health.status) || "unknown";
-    badge.className = "badge badge-" + status;
-    badge.dataset.status = status;
-    badge.textContent = status;
-    var notes = [];
+    var notes = ["health: " + status];
     Object.keys((health && health.checks) || {}).forEach(function (k) {
       var c = health.checks[k] || {};
       notes.push(k + ": " + (c.status || "?") + (c.error ? " (" + c.error + ")" : ""));
       (c.warnings || []).forEach(function (w) { notes.push("  " + w); });
     });
-    badge.title = notes.length ? notes.join("\n") : "status " + status;
+    var active = (snap && snap.alerts && !snap.alerts.error && snap.alerts.active) || [];
+    active.forEach(function (a) {
+      var sev = a.severity === "critical" ? "critical" : a.severity === "warning" ? "warning" : null;
+      if (sev && RANK[sev] > RANK[status]) status = sev;
+      notes.push("alert " + a.name + ": " + a.severity + " firing");
+    });
+    badge.className = "badge badge-" + status;
+    badge.dataset.status = status;
+    badge.textContent = status;
+    badge.title = notes.join("\n");
   }
 
   // Tile colours come from the alert rules in force (snapshot.thresholds), so a
@@ -265,10 +331,10 @@
 
   function renderTiles(snap) {
     var req = snap.requests.summary, q = snap.queries && snap.queries.summary;
-    setTile("requests", fmtNum(req.count, 0), fmtNum(req.rate, 2) + " req/s · " + req.in_progress + " in flight");
-    setTile("errors", fmtPct(req.error_rate), fmtNum(req.errors, 0) + " 5xx · " + fmtNum(req.client_errors, 0) + " 4xx",
-      toneOf(snap, "requests.error_rate", req.error_rate));
-    setTile("latency", fmtDur(req.p95), "p50 " + fmtDur(req.p50) + " · p99 " + fmtDur(req.p99) + " · " + req.slow + " slow");
+    setWindows($("#overview .tiles"), windowLabel(snap));
+    setTile("requests", fmtNum(req.count, 0), fmtNum(req.rate, 2) + " req/s average · " + req.in_progress + " in flight now");
+    renderErrorTile("errors", req, toneOf(snap, "requests.error_rate", req.error_rate));
+    setTile("latency", fmtDur(req.p95), "p50 " + fmtDur(req.p50) + " · p99 " + fmtDur(req.p99) + " · " + fmtNum(req.slow, 0) + " slow");
     if (q) {
       setTile("queries", fmtNum(q.count, 0), "p95 " + fmtDur(q.p95) + " · " + fmtPct(q.slow_rate) + " slow",
         toneOf(snap, "queries.slow_rate", q.slow_rate));
@@ -314,11 +380,32 @@
     }
   }
 
+  // 5xx and 4xx side by side: a page of 404s is not healthy just because nothing crashed
+  var CLIENT_WARN = 20; // % of 4xx that turns the tile amber (no alert rule covers 4xx)
+  function renderErrorTile(name, row, tone5xx) {
+    var count = row.count || 0, e4 = count ? (100 * (row.client_errors || 0)) / count : 0;
+    var e5 = isNum(row.error_rate) ? row.error_rate : 0;
+    var tone = tone5xx || (count ? "ok" : "");
+    if (e4 >= CLIENT_WARN && tone !== "crit") tone = "warn";
+    setTile(name, "", fmtNum(row.errors, 0) + " 5xx · " + fmtNum(row.client_errors, 0) + " 4xx of " + fmtNum(count, 0), tone);
+    var value = $('[data-tile="' + name + '"] .value');
+    clear(value);
+    value.classList.add("split");
+    [[e5, "5xx"], [e4, "4xx"]].forEach(function (part, i) {
+      var span = el("span", "part", fmtPct(part[0]) + " ");
+      span.appendChild(el("small", "", part[1]));
+      if (i) value.appendChild(document.createTextNode(" "));
+      value.appendChild(span);
+    });
+  }
+
   function renderCharts(snap) {
     var trends = snap.requests.trends || [];
     var now = toEpoch(snap.generated_at) || Date.now() / 1000;
     var started = toEpoch(snap.started_at) || 0;
-    var cutoff = now - 3600;
+    var cutoff = now - state.range;
+    var span = { t0: cutoff, t1: now };
+    $all(".range-label").forEach(function (l) { l.textContent = RANGES[state.range]; });
     var rows = trends.filter(function (r) { return r.timestamp >= cutoff - 60; });
     // per-second rate: a minute's count over the seconds of it that have passed since start
     var byMinute = {};
@@ -337,19 +424,12 @@
     }
     var live = state.live.filter(function (p) { return p[0] >= cutoff; });
     drawChart("rate", [
-      { name: "per minute", cls: "rate", points: rate },
-      { name: "live", cls: "live", points: live },
+      { name: "minute average", cls: "rate", points: rate },
+      { name: "live (between refreshes)", cls: "live", points: live },
     ],
-      { fmt: function (v) { return fmtNum(v, v < 10 ? 2 : 1); }, empty: "no requests yet" });
-    drawChart("latency", [
-      { name: "p50", cls: "p50", points: p50 },
-      { name: "p95", cls: "p95", points: p95 },
-      { name: "p99", cls: "p99", points: p99 },
-    ], { fmt: fmtDur, empty: "no requests yet" });
-    drawChart("errors", [
-      { name: "5xx", cls: "c5xx", points: e5 },
-      { name: "4xx", cls: "c4xx", points: e4 },
-    ], { fmt: function (v) { return fmtNum(v, v < 1 ? 2 : 1) + "%"; }, empty: "no requests yet" });
+      { fmt: function (v) { return fmtNum(v, v < 10 ? 2 : 1); }, empty: "no requests yet", t0: span.t0, t1: span.t1 });
+    drawLatency("latency", p50, p95, p99, span);
+    drawErrors("errors", e5, e4, span);
 
     if (!snap.system || snap.system.error) {
       chartOff("system", "no system monitor registered");
@@ -360,11 +440,26 @@
       var sample = hist.filter(function (_, i) { return i % step === 0 || i === hist.length - 1; });
       function line(key) { return sample.map(function (m) { return [toEpoch(m.timestamp), m[key]]; }); }
       drawChart("system", [
-        { name: "CPU", cls: "cpu", points: line("cpu_percent") },
-        { name: "RAM", cls: "ram", points: line("ram_percent") },
-        { name: "disk", cls: "disk", points: line("disk_percent") },
-      ], { fmt: function (v) { return fmtNum(v, 0) + "%"; }, yMax: 100, empty: "no samples yet" });
+        { name: "CPU now", cls: "cpu", points: line("cpu_percent") },
+        { name: "RAM now", cls: "ram", points: line("ram_percent") },
+        { name: "disk now", cls: "disk", points: line("disk_percent") },
+      ], { fmt: function (v) { return fmtNum(v, 0) + "%"; }, yMax: 100, empty: "no samples yet", t0: span.t0, t1: span.t1 });
     }
+  }
+
+  // legends name their window: the latest minute, not the tiles' whole window
+  function drawLatency(name, p50, p95, p99, span) {
+    drawChart(name, [
+      { name: "p50 latest minute", cls: "p50", points: p50 },
+      { name: "p95", cls: "p95", points: p95 },
+      { name: "p99", cls: "p99", points: p99 },
+    ], { fmt: fmtDur, log: true, empty: "no requests yet", t0: span.t0, t1: span.t1 });
+  }
+  function drawErrors(name, e5, e4, span) {
+    drawChart(name, [
+      { name: "5xx latest minute", cls: "c5xx", points: e5 },
+      { name: "4xx", cls: "c4xx", points: e4 },
+    ], { fmt: function (v) { return fmtNum(v, v < 1 ? 2 : 1) + "%"; }, empty: "no requests yet", t0: span.t0, t1: span.t1 });
   }
 
   function endpointKey(row) { return row.key || (row.method + " " + row.endpoint); }
@@ -376,16 +471,17 @@
     } else {
       fillTable("alerts", alerts.active || [], [
         { get: function (a) { return el("span", "sev sev-" + a.severity, a.severity); } },
-        { get: function (a) { return a.name; }, cls: "key" },
-        { get: function (a) { return a.message || ""; } },
+        { get: function (a) { return breakable(a.name); }, cls: "key" },
+        { get: function (a) { return breakable(a.message || ""); } },
         { get: function (a) { return isNum(a.value) ? fmtNum(a.value, 3) : "—"; }, cls: "num opt" },
         { get: function (a) { return isNum(a.threshold) ? fmtNum(a.threshold, 3) : "—"; }, cls: "num opt" },
         { get: function (a) { return fmtTime(toEpoch(a.started_at), true); }, cls: "time opt" },
       ], "no active alerts");
     }
     var endpoints = (snap.requests.endpoints || []).slice(0, 10);
+    setWindows($("#overview .tables"), windowLabel(snap));
     fillTable("top", endpoints, [
-      { get: endpointKey, cls: "key" },
+      { get: function (r) { return endpointLink(endpointKey(r)); }, cls: "key" },
       { get: function (r) { return fmtNum(r.count, 0); }, cls: "num" },
       { get: function (r) { return fmtPct(r.error_rate); }, cls: "num", bad: function (r) { return r.errors > 0; } },
       { get: function (r) { return fmtDur(r.p50); }, cls: "num opt" },
@@ -393,7 +489,7 @@
       { get: function (r) { return fmtDur(r.p99); }, cls: "num opt" },
     ], "no requests yet");
     fillTable("slowest", (snap.requests.slowest_endpoints || []).slice(0, 10), [
-      { get: endpointKey, cls: "key" },
+      { get: function (r) { return endpointLink(endpointKey(r)); }, cls: "key" },
       { get: function (r) { return fmtDur(r.p95); }, cls: "num" },
       { get: function (r) { return fmtDur(r.p99); }, cls: "num" },
       { get: function (r) { return fmtDur(r.max); }, cls: "num opt" },
@@ -403,7 +499,7 @@
     var slowReq = (snap.requests.slow || []).slice(-10).reverse();
     fillTable("slow-requests", slowReq, [
       { get: function (r) { return fmtTime(toEpoch(r.timestamp), true); }, cls: "time" },
-      { get: function (r) { return r.method + " " + (r.path || r.endpoint); }, cls: "key",
+      { get: function (r) { return breakable(r.method + " " + (r.path || r.endpoint)); }, cls: "key",
         title: function (r) { return "route " + r.endpoint + (r.request_id ? " · request id " + r.request_id : ""); } },
       { get: function (r) { return String(r.status); }, cls: "num", bad: function (r) { return r.status >= 500; } },
       { get: function (r) { return fmtDur(r.duration); }, cls: "num" },
@@ -411,10 +507,121 @@
     var slowQ = ((snap.queries && snap.queries.slow) || []).slice(-10).reverse();
     fillTable("slow-queries", slowQ, [
       { get: function (r) { return fmtTime(toEpoch(r.timestamp), true); }, cls: "time" },
-      { get: function (r) { return r.fingerprint; }, cls: "key" },
+      { get: function (r) { return breakable(r.fingerprint); }, cls: "key" },
       { get: function (r) { return r.operation || ""; }, cls: "opt" },
       { get: function (r) { return fmtDur(r.duration); }, cls: "num" },
     ], "no slow queries");
+    renderQueries(snap);
+    renderBackups(snap);
+    renderRecommendations();
+  }
+
+  // every query fingerprint, sortable by count, p95, total time or errors
+  var QUERY_ROWS = 50;
+  function renderQueries(snap) {
+    var rows = ((snap.queries && snap.queries.fingerprints) || []).slice();
+    var key = state.querySort;
+    rows.sort(function (a, b) { return (b[key] || 0) - (a[key] || 0) || (a.fingerprint < b.fingerprint ? -1 : 1); });
+    $all('[data-table="queries"] th').forEach(function (th) {
+      var button = $("button", th);
+      if (button) th.setAttribute("aria-sort", button.dataset.sort === key ? "descending" : "none");
+    });
+    $("#queries-info").textContent = rows.length > QUERY_ROWS ? "· top " + QUERY_ROWS + " of " + rows.length : "";
+    fillTable("queries", rows.slice(0, QUERY_ROWS), [
+      { get: function (r) { return breakable(r.fingerprint); }, cls: "key" },
+      { get: function (r) { return r.operation || ""; }, cls: "opt" },
+      { get: function (r) { return fmtNum(r.count, 0); }, cls: "num" },
+      { get: function (r) { return fmtDur(r.p95); }, cls: "num" },
+      { get: function (r) { return fmtDur(r.total_time); }, cls: "num" },
+      { get: function (r) { return fmtNum(r.errors || 0, 0); }, cls: "num", bad: function (r) { return r.errors > 0; } },
+    ], "no queries recorded yet");
+  }
+
+  // each backup was checked when it was made (the engine's own check and its sha256)
+  // before it was listed; `perfkit backup verify` checks it again on demand
+  function renderBackups(snap) {
+    var b = snap.backups;
+    if (!b || b.error) {
+      fillTable("backups", [], [], b ? "unavailable: " + b.error : "not in use — set PERFKIT_DATABASE_URL");
+      return;
+    }
+    var now = toEpoch(snap.generated_at) || Date.now() / 1000;
+    fillTable("backups", (b.backups || []).slice(0, 10), [
+      { get: function (r) { return breakable(r.filename); }, cls: "key" },
+      { get: function (r) { return fmtBytes(r.size_bytes); }, cls: "num" },
+      { get: function (r) { var t = toEpoch(r.timestamp); return t ? fmtAgo(now - t) : "—"; }, cls: "num" },
+      { get: function (r) { return r.sha256 ? "✓ when made" : "no checksum"; },
+        title: function (r) { return r.sha256 ? "sha256 " + r.sha256 + (r.encrypted ? " · encrypted" : "") : ""; },
+        bad: function (r) { return !r.sha256; } },
+    ], "no backups yet");
+  }
+
+  function renderRecommendations() {
+    var list = $("#recommendations"), recs = state.recommendations;
+    clear(list);
+    var items = recs === null ? ["…"] : recs.error ? ["unavailable: " + recs.error] :
+      recs.length ? recs : ["Nothing to recommend: every figure is within its levels."];
+    list.dataset.items = String(recs && recs.length ? recs.length : 0);
+    items.forEach(function (text) { list.appendChild(el("li", recs && recs.length ? "" : "muted", text)); });
+  }
+
+  // ---------------------------------------------------------------- one endpoint's page
+  function currentEndpoint() {
+    var m = /^#endpoint=(.+)$/.exec(location.hash);
+    if (!m) return null;
+    try { return decodeURIComponent(m[1]); } catch (e) { return null; }
+  }
+
+  function renderEndpoint(snap) {
+    var key = currentEndpoint(), view = $("#endpoint-view");
+    $("#overview").hidden = key !== null;
+    view.hidden = key === null;
+    if (key === null) return;
+    $("#endpoint-title").textContent = "";
+    $("#endpoint-title").appendChild(breakable(key));
+    var row = (snap.requests.endpoints || []).filter(function (r) { return endpointKey(r) === key; })[0];
+    var missing = $("#endpoint-missing");
+    missing.hidden = !!row;
+    missing.textContent = row ? "" : "No requests to " + key + " in this window.";
+    row = row || { count: 0, errors: 0, client_errors: 0, statuses: {} };
+    view.dataset.endpoint = key;
+    setWindows(view, windowLabel(snap));
+    setTile("ep-requests", fmtNum(row.count, 0), fmtNum(row.slow || 0, 0) + " slow");
+    renderErrorTile("ep-errors", row, toneOf(snap, "requests.error_rate", row.error_rate));
+    setTile("ep-p50", fmtDur(row.p50), "median");
+    setTile("ep-p95", fmtDur(row.p95), "p90 " + fmtDur(row.p90));
+    setTile("ep-p99", fmtDur(row.p99), "avg " + fmtDur(row.avg));
+    setTile("ep-max", fmtDur(row.max), "min " + fmtDur(row.min));
+    var slow = (snap.requests.slow || []).filter(function (r) { return r.method + " " + r.endpoint === key; });
+    fillTable("ep-slow", slow.slice(-20).reverse(), [
+      { get: function (r) { return fmtTime(toEpoch(r.timestamp), true); }, cls: "time" },
+      { get: function (r) { return breakable(r.path || r.endpoint); }, cls: "key" },
+      { get: function (r) { return String(r.status); }, cls: "num", bad: function (r) { return r.status >= 500; } },
+      { get: function (r) { return fmtDur(r.duration); }, cls: "num" },
+      { get: function (r) { return r.user_id || "—"; }, cls: "opt" },
+    ], "no slow request kept for this endpoint");
+    var users = {};
+    slow.forEach(function (r) {
+      if (!r.user_id) return;
+      var u = users[r.user_id] || (users[r.user_id] = { user: r.user_id, count: 0, errors: 0, max: 0 });
+      u.count += 1; if (r.status >= 500) u.errors += 1; u.max = Math.max(u.max, r.duration);
+    });
+    var top = Object.keys(users).map(function (k) { return users[k]; })
+      .sort(function (a, b) { return b.count - a.count || b.max - a.max; }).slice(0, 10);
+    fillTable("ep-users", top, [
+      { get: function (u) { return breakable(u.user); }, cls: "key" },
+      { get: function (u) { return fmtNum(u.count, 0); }, cls: "num" },
+      { get: function (u) { return fmtNum(u.errors, 0); }, cls: "num", bad: function (u) { return u.errors > 0; } },
+      { get: function (u) { return fmtDur(u.max); }, cls: "num" },
+    ], "no user identified in its slow requests");
+    var statuses = Object.keys(row.statuses || {}).map(function (code) {
+      return { code: code, count: row.statuses[code] };
+    }).sort(function (a, b) { return b.count - a.count; });
+    fillTable("ep-statuses", statuses, [
+      { get: function (r) { return r.code; }, cls: "time", bad: function (r) { return Number(r.code) >= 500; } },
+      { get: function (r) { return fmtNum(r.count, 0); }, cls: "num" },
+      { get: function (r) { return row.count ? fmtPct((100 * r.count) / row.count) : "—"; }, cls: "num" },
+    ], "no requests");
   }
 
   // ---------------------------------------------------------------- request guards
@@ -475,6 +682,8 @@
     renderCharts(snap);
     renderTables(snap);
     renderGuards(snap);
+    renderEndpoint(snap);
+    renderBadge();
     $("#meta").textContent = "v" + snap.version + " · up " + fmtAgo(snap.uptime_seconds) +
       " · updated " + fmtTime(toEpoch(snap.generated_at), true);
     renderScope(snap);
@@ -544,8 +753,26 @@
       .then(function (snap) {
         state.last = snap;
         trackLive(snap);
-        if (!snap.system || snap.system.error) return null;
-        return api("/api/system/history?minutes=60").then(function (h) { state.history = h.history || []; });
+        var recs = null, now = Date.now();
+        if (now - state.recommendationsAt > 30000) {
+          recs = api("/api/recommendations").then(function (r) {
+            state.recommendations = (r && r.recommendations) || [];
+            state.recommendationsAt = now;
+          }, function (err) {
+            if (err instanceof AuthError) throw err;
+            state.recommendations = { error: err.message || String(err) };
+          });
+        }
+        if (!snap.system || snap.system.error) return recs;
+        // a long range is fetched once a minute: a day of samples is large
+        var fresh = state.historyRange === state.range && (state.range <= 3600 || now - state.historyAt < 60000);
+        if (fresh) return recs;
+        var range = state.range;
+        return Promise.all([recs, api("/api/system/history?minutes=" + range / 60).then(function (h) {
+          state.history = h.history || [];
+          state.historyAt = now;
+          state.historyRange = range;
+        })]);
       })
       .then(function () { return health; })
       .then(checkAccess)
@@ -587,6 +814,24 @@
       $("#login-error").textContent = "";
       setStatus("Connecting…", false);
       poll();
+    });
+    $all(".range button").forEach(function (button) {
+      button.addEventListener("click", function () {
+        state.range = Number(button.dataset.range);
+        $all(".range button").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+        document.body.dataset.range = String(state.range);
+        if (state.last) renderCharts(state.last);
+        if (state.historyRange !== state.range) { clearTimeout(state.timer); poll(); }
+      });
+    });
+    $all("button.sort").forEach(function (button) {
+      button.addEventListener("click", function () {
+        state.querySort = button.dataset.sort;
+        if (state.last) renderQueries(state.last);
+      });
+    });
+    window.addEventListener("hashchange", function () {
+      if (state.last) { renderEndpoint(state.last); window.scrollTo(0, 0); }
     });
     $all("#admin button").forEach(function (button) {
       button.addEventListener("click", function () { runAction(button.dataset.action); });
