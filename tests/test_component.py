@@ -95,3 +95,20 @@ def test_a_wrong_object_under_a_part_name_is_a_clear_error_and_a_404() -> None:
     response = handle(kit, ApiRequest("GET", "/api/cache/stats", client="127.0.0.1"))
     assert response.status == 404
     assert json.loads(response.body)["error"] == "not_available"
+
+
+def test_perfkit_parts_are_components_not_wrapped(tmp_path: Any) -> None:
+    settings = PerfkitSettings(
+        cache_backend="memory",
+        metrics_store="file",
+        metrics_file=str(tmp_path / "metrics.json"),
+        rate_limit=None,
+        max_content_length="1MiB",
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        backup_dir=str(tmp_path / "backups"),
+    )
+    kit = Perfkit(settings, clock=FakeClock())
+    _ = kit.cache, kit.system, kit.alerts, kit.health_checks, kit.guards, kit.backups
+    _ = kit.backup_scheduler
+    wrapped = {n: c for n, c in kit.components.items() if isinstance(c, ForeignComponent)}
+    assert wrapped == {} and len(kit.components) >= 8, kit.components

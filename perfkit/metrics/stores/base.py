@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..._forks import after_fork_in_child
 from ...clock import Clock, SystemClock
+from ...component import Component
 from ..families import MetricFamily
 from ..registry import Registry
 from ..state import merge_into
@@ -117,7 +118,7 @@ class _Batch:
         self.payload = payload
 
 
-class DeltaStore:
+class DeltaStore(Component):
     """A shared store fed with idempotent delta batches; subclasses write the four methods
     named in the module docstring (`encode`, `send`, `load`, `wipe`)."""
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._forks import after_fork_in_child, around_fork
 from ...clock import Clock, SystemClock
+from ...component import Component
 from ...fleet import WORKER_FAMILIES, process_figures
 from ..families import MetricFamily
 from ..registry import Registry
@@ -54,7 +55,7 @@ def host_store_path(data_dir: str) -> str:
     return os.path.join(data_dir, f"metrics-host-{SCHEMA.rsplit('/', 1)[-1]}.sqlite3")
 
 
-class HostStore:
+class HostStore(Component):
     """Ships this worker's deltas to the host's SQLite file and reads the host's figures back.
 
     Args:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ...component import Component
 from ..families import MetricFamily
 from ..registry import Registry
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore:
+class MemoryStore(Component):
     """Reads are the registry itself: nothing to ship, nothing to load, never behind."""
 
     scope: str = "process"
