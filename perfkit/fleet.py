@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from ._forks import after_fork_in_child
 from .locks import RedisLock
 from .metrics.families import MetricFamily, MetricKind
 
@@ -110,6 +111,11 @@ class HostSamples:
         self.data_key = prefix + "host:" + host
         self.lock = RedisLock(client, prefix + "hostlock:" + host, ttl=45.0)
         self.ttl_ms = 30_000
+        after_fork_in_child(self, "_new_holder")
+
+    def _new_holder(self) -> None:
+        # a forked worker is another holder: the parent's token must not count as its own
+        self.lock = RedisLock(self.client, self.lock.name, self.lock.ttl)
 
     def claim(self, interval: float) -> bool:
         """True when this process should sample now (it holds, or just took, the claim)."""
