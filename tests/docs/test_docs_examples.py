@@ -127,4 +127,12 @@ def test_doc_example_runs(block: Block, tmp_path: Path) -> None:
     code = compile(block.code, f"docs/{block.page}:{block.line}", "exec")
     namespace: dict[str, object] = {"__name__": "__doc_example__"}
     with _isolated(tmp_path), contextlib.redirect_stdout(io.StringIO()):
-        exec(code, namespace)
+        try:
+            exec(code, namespace)
+        finally:
+            # a page shows a module for a server (kit.start(), no stop): end its threads
+            from perfkit import Perfkit
+
+            for value in namespace.values():
+                if isinstance(value, Perfkit):
+                    value.stop()
