@@ -19,11 +19,11 @@ from .metrics.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_CONTENT_TYPE,
     choose_format,
-    render,
 )
 from .metrics.families import Collector, MetricFamily
 from .metrics.record import RequestRecord
 from .metrics.registry import Registry
+from .metrics.series_text import SeriesText
 from .metrics.snapshot import iso, performance_summary, queries_section, requests_section
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class Perfkit:
         self._api_limiter: ClientRateLimiter | None = None
         self._read_audit: ReadAudit | None = None
         self._collectors: list[Collector] = []
+        self._series_text = SeriesText()  # /metrics re-renders only the series that changed
         self._lock = threading.RLock()
         self._started = False
         self._stopping = threading.Event()
@@ -451,7 +452,11 @@ class Perfkit:
 
     def collect(self) -> list[MetricFamily]:
         """Every metric family: the registry's, the components' and added collectors'."""
-        families = registry_families(self.view())
+        return [*registry_families(self.view()), *self._other_families()]
+
+    def _other_families(self) -> list[MetricFamily]:
+        """The components', the added collectors' and perfkit's own internal errors."""
+        families: list[MetricFamily] = []
         sources: list[tuple[str, Callable[[], Iterable[MetricFamily]]]] = [
             (name, c.collect) for name, c in list(self.components.items())
         ]
@@ -470,9 +475,13 @@ class Perfkit:
         return families
 
     def render_metrics(self, accept: str | None = None) -> tuple[str, bytes]:
-        """``(content_type, body)`` of the exposition chosen by the `Accept` header."""
+        """``(content_type, body)`` of the exposition chosen by the `Accept` header.
+
+        The same as rendering `collect()`, with each unchanged endpoint series' text reused.
+        """
         openmetrics = choose_format(accept)
-        body = render(self.collect(), openmetrics=openmetrics)
+        view = self.view()
+        body = self._series_text.render(view, self._other_families(), openmetrics)
         return (OPENMETRICS_CONTENT_TYPE if openmetrics else PROMETHEUS_CONTENT_TYPE), body
 
     def serve(self, port: int | None = None, host: str | None = None) -> AdminListener:

@@ -14,6 +14,7 @@ __all__ = [
     "choose_format",
     "escape_label_value",
     "render",
+    "render_into",
 ]
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -74,7 +75,16 @@ def _labels(labels: Mapping[str, str]) -> str:
 def render(families: Iterable[MetricFamily], openmetrics: bool = False) -> bytes:
     """Render `families`; families with invalid names or no samples of type are still typed."""
     lines: list[str] = []
-    seen: set[str] = set()
+    render_into(lines, set(), families, openmetrics)
+    if openmetrics:
+        lines.append("# EOF")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def render_into(
+    lines: list[str], seen: set[str], families: Iterable[MetricFamily], openmetrics: bool
+) -> None:
+    """Append the lines of `families` to `lines`, skipping names already in `seen`."""
     for family in families:
         if not _NAME.fullmatch(family.name) or family.name in seen:
             continue  # an invalid or duplicate name would make the whole scrape fail
@@ -89,6 +99,3 @@ def render(families: Iterable[MetricFamily], openmetrics: bool = False) -> bytes
                 continue
             name = family.name + sample.suffix
             lines.append(f"{name}{_labels(sample.labels)} {format_value(sample.value)}")
-    if openmetrics:
-        lines.append("# EOF")
-    return ("\n".join(lines) + "\n").encode("utf-8")
