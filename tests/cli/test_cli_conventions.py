@@ -19,8 +19,8 @@ import pytest
 
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.alerts import AlertRule
+from perfkit.health import HealthChecks
 from perfkit.wsgi import PerfkitMiddleware
-from tests.cli.test_cli_service import Health
 from tests.conftest import serve_wsgi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 @pytest.fixture(scope="module")
 def service() -> Iterator[tuple[str, Perfkit]]:
     kit = Perfkit(PerfkitSettings(token=TOKEN))
-    kit.register_component("health", Health())  # healthy whatever this machine's load
+    kit.register_component("health", HealthChecks(cache_ttl=0))  # healthy whatever the load
     kit.alerts.add_alert_rule(AlertRule("many_requests", "requests.rate", 1000, 10000))
     with serve_wsgi(PerfkitMiddleware(app, kit)) as port:
         yield f"http://127.0.0.1:{port}", kit
