@@ -46,6 +46,7 @@ def test_kit_exposes_system_and_alert_families_health_and_recommendations() -> N
     assert "system.cpu_percent" in kit.alert_metrics()
     kit.add_health_check("always", lambda: True)
     report = kit.health()
-    assert set(report["checks"]) >= {"system", "always"} and report["status"] != "critical"
+    assert set(report["checks"]) >= {"system", "always"}
+    assert report["checks"]["always"]["status"] == "healthy"  # the machine may be critical itself
     assert isinstance(kit.get_recommendations(), list)
     kit.stop()

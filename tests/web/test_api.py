@@ -12,7 +12,7 @@ from perfkit import Perfkit, PerfkitSettings
 from perfkit.testing import FakeClock
 from perfkit.web.api import build_routes, handle
 from perfkit.web.context import ApiRequest
-from tests.conftest import CALM_SYSTEM_LEVELS
+from tests.conftest import CALM_SYSTEM_LEVELS, HEALTH_ANSWERS
 
 
 def call(
@@ -44,7 +44,8 @@ def kit() -> Perfkit:
 
 
 def test_health_is_open_and_everything_else_needs_the_token(kit: Perfkit) -> None:
-    assert call(kit, "GET", "/health", client="203.0.113.9")[0] == 200
+    # open to anyone: 200, or 503 when this (loaded) machine is itself critical, never 401
+    assert call(kit, "GET", "/health", client="203.0.113.9")[0] in HEALTH_ANSWERS
     assert call(kit, "GET", "/health/live", client="203.0.113.9")[0] == 200
     assert call(kit, "GET", "/metrics", client="203.0.113.9")[0] == 200  # metrics_public default
     status, body, headers = call(kit, "GET", "/api/snapshot", client="203.0.113.9")
@@ -196,7 +197,7 @@ def test_the_api_rate_limits_each_client() -> None:
     status, _, headers = call(kit, "GET", "/api/snapshot")
     assert status == 429 and int(headers["Retry-After"]) >= 1
     assert call(kit, "GET", "/api/snapshot", client="127.0.0.2")[0] == 200  # per client
-    assert call(kit, "GET", "/health")[0] == 200  # health is never limited
+    assert call(kit, "GET", "/health")[0] in HEALTH_ANSWERS  # health is never limited
     clock.advance(60)
     assert call(kit, "GET", "/api/snapshot")[0] == 200
 

@@ -13,6 +13,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 from perfkit import Perfkit, PerfkitSettings  # noqa: E402
@@ -52,7 +53,11 @@ def test_every_operation_conforms(case: Any) -> None:
     # cases may change run-time settings (POST /api/config); restore them so one case's
     # rate limit or thresholds never leak into the next
     kit.update_settings(**{name: getattr(ORIGINAL, name) for name in RUNTIME_SETTINGS})
-    assert response.status_code < 500, (case.method, case.path, response.text[:300])
+    # a health probe answers 503 when this loaded test machine is itself critical (documented)
+    is_health_503 = response.status_code == 503 and case.path.startswith("/perfkit/health")
+    answer = (case.method, case.path, response.text[:300])
+    assert response.status_code < 500 or is_health_503, answer
     # every check but "schema-valid data must be accepted": the API validates beyond the
     # schema (a rule's metric must exist, warning below critical...) and answers 400 for that
-    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    excluded = [positive_data_acceptance] + ([not_a_server_error] if is_health_503 else [])
+    case.validate_response(response, excluded_checks=excluded)
