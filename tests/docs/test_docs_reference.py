@@ -101,12 +101,14 @@ SETTING_DOCS: dict[str, str] = {
     "max_alerts_per_hour": "Cap on notifications sent per hour (all rules together).",
     "alert_webhook_secret": "Shared secret for POST /api/alerts/webhook: a body signed "
     "with it (HMAC-SHA256 in X-Perfkit-Signature) needs no token.",
-    "data_dir": "Directory for perfkit's own files in embedded mode.",
+    "data_dir": "Directory for perfkit's own files in embedded mode (the host store's "
+    "SQLite file among them).",
     "redis_url": "Redis for fleet mode, the cache's `auto` backend, fleet-wide guards "
     "and backup locks.",
     "redis_namespace": "Key prefix of one service in Redis.",
-    "metrics_store": "Where metrics aggregate: `memory`, `redis`, or `auto` (Redis when "
-    "`redis_url` is set).",
+    "metrics_store": "Where metrics aggregate: `memory`, `file`, `host` (SQLite shared by "
+    "the workers of one host), `redis`, or `auto` (Redis when `redis_url` is set, else "
+    "`host` when the server runs several workers, else `memory`); see deployment.md.",
     "metrics_file": "Memory store only: save the figures to this JSON file "
     "(atomically) and reload them at start.",
     "flush_interval": "Seconds between flushes to Redis (and saves of the metrics file).",
