@@ -171,7 +171,18 @@ class RequestCore:
             path = record.path
             if path is not None and len(path) > self.max_path_length:
                 record.path = path[: self.max_path_length] + "..."
-            record.route = self.route(request, record.status)
+            status = record.status
+            framework_route = self.framework_route
+            if self.route_name is None and framework_route is not None:
+                # the common case, inlined (this runs for every request)
+                try:
+                    found = framework_route(request, status)
+                except Exception as exc:
+                    self.kit.errors.report("framework route", exc)
+                    found = None
+                record.route = found or (NOT_FOUND if status == 404 else None)
+            else:
+                record.route = self.route(request, status)
             kit.registry.record_request(record)
             if kit.request_hooks:
                 kit.run_request_hooks(record)

@@ -152,7 +152,8 @@ def environ_route(environ: dict[str, Any], status: int) -> str | None:
     route = environ.get(ROUTE_KEY)
     if route is not None:
         return str(route)
-    return _url_rule(environ.get("werkzeug.request"))
+    request = environ.get("werkzeug.request")
+    return None if request is None else _url_rule(request)  # plain WSGI apps: no call
 
 
 def remember_url_rule(environ: dict[str, Any]) -> None:
