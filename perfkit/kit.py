@@ -13,6 +13,7 @@ from ._version import __version__
 from .clock import Clock, SystemClock
 from .component import Component, as_component
 from .config import PerfkitSettings
+from .context import organization_id_var
 from .errors import ConfigError
 from .metrics.collect import registry_families
 from .metrics.exposition import (
@@ -248,6 +249,8 @@ class Perfkit:
         """Record one query taking `execution_time` seconds; only its fingerprint is kept."""
         error = bool(labels.pop("error", False))
         slow_threshold = labels.pop("slow_threshold", None)
+        if organization_id is None:
+            organization_id = organization_id_var.get()  # the request's, from `identify`
         try:
             self.registry.record_query(
                 str(query),

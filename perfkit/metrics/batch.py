@@ -173,6 +173,7 @@ class _Columns:
         slow = len([d for d in durations if d > threshold])
         stats.slow += slow
         stats.bytes_sent += sum([r.size for r in records])
+        stats.bytes_received += sum([r.request_size for r in records])
         last = max([r.timestamp or 0.0 for r in records])
         if last > stats.last_seen:
             stats.last_seen = last  # declared "max": records may come out of order

@@ -36,6 +36,8 @@ class RequestRecord:
         path: the raw request path (cut to ``max_path_length``).
         request_id: the request id (``X-Request-ID``).
         timestamp: wall-clock seconds when it finished; the registry stamps it when None.
+        request_size: request body bytes (ASGI: counted as received; WSGI: the
+            declared Content-Length, 0 for a chunked body without one).
     """
 
     method: str
@@ -50,3 +52,4 @@ class RequestRecord:
     path: str | None = None
     request_id: str | None = None
     timestamp: float | None = None
+    request_size: int = 0

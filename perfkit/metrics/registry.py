@@ -26,6 +26,7 @@ from .stats import (
     MinuteBucket,
     OperationStats,
     QueryStats,
+    QueryTally,
     Tally,
 )
 from .tables import SCALARS, TABLES, CappedTable
@@ -105,6 +106,7 @@ class Registry:
     slow_requests: deque[dict[str, Any]]
     request_minutes: dict[int, MinuteBucket]
     queries: CappedTable[str, QueryStats]
+    query_organizations: CappedTable[str, QueryTally]
     query_operations: dict[str, OperationStats]
     slow_queries: deque[dict[str, Any]]
     query_minutes: dict[int, MinuteBucket]
@@ -279,6 +281,8 @@ class Registry:
             if bucket is None:
                 bucket = self._new_minute(self.query_minutes, minute)
             bucket.add(duration, error, slow)
+            if organization is not None:
+                self.query_organizations.entry(organization).add(duration, error, slow)
         if slow:
             self.slow_queries.append(
                 {

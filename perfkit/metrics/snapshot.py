@@ -24,6 +24,7 @@ def endpoint_dict(method: str, route: str, stats: EndpointStats) -> dict[str, An
     row.update(stats.shown())
     row["statuses"] = {str(code): n for code, n in sorted(stats.statuses.items())}
     row["avg_ttfb"] = stats.ttfb_total / stats.count if stats.count else None
+    row["avg_request_bytes"] = stats.bytes_received / stats.count if stats.count else None
     row["last_seen"] = iso(stats.last_seen) if stats.last_seen else None
     return row
 
@@ -81,7 +82,7 @@ def requests_section(registry: Registry, hours: float | None = None) -> dict[str
 
 
 def queries_section(registry: Registry, hours: float | None = None) -> dict[str, Any]:
-    """Queries: totals, per fingerprint, slow list and trends."""
+    """Queries: totals, per fingerprint, per organization, slow list and trends."""
     with registry.locked():
         window_hours = hours if hours is not None else registry.settings.retention_hours
         merged, _, buckets = registry.window(registry.query_minutes, window_hours)
@@ -94,6 +95,7 @@ def queries_section(registry: Registry, hours: float | None = None) -> dict[str,
             rows.append(row)
         trends = [_trend_row(b) for b in buckets]
         calls = [_call_row(name, stats) for name, stats in registry.calls.items()]
+        orgs = [t.to_dict(k) for k, t in registry.query_organizations.items()]
     summary = merged.summary()
     summary["slow"] = merged.slow
     summary["slow_rate"] = round(100.0 * merged.slow / merged.count, 4) if merged.count else 0.0
@@ -104,6 +106,7 @@ def queries_section(registry: Registry, hours: float | None = None) -> dict[str,
         "slow": [dict(item, timestamp=iso(item["timestamp"])) for item in registry.slow_queries],
         "trends": trends,
         "calls": sorted(calls, key=lambda row: row["count"], reverse=True),
+        "organizations": sorted(orgs, key=lambda row: row["total_time"], reverse=True),
     }
 
 

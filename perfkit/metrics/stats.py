@@ -25,6 +25,7 @@ __all__ = [
     "MinuteBucket",
     "OperationStats",
     "QueryStats",
+    "QueryTally",
     "Tally",
     "summarize",
 ]
@@ -89,6 +90,48 @@ class Tally(Aggregate):
             "error_rate": round(100.0 * self.errors / self.count, 4) if self.count else 0.0,
             "avg": self.total / self.count if self.count else None,
             "max": self.max if self.count else None,
+        }
+
+
+class QueryTally(Aggregate):
+    """Queries of one organization: count, errors, slow ones, total and max duration."""
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field("count", "c", "sum", int),
+        Field("errors", "e", "sum", int),
+        Field("slow", "sl", "sum", int),
+        Field("total", "t", "sum", float),
+        Field("max", "m", "max", float),
+    )
+    __slots__ = slots(FIELDS)
+    count: int
+    errors: int
+    slow: int
+    total: float
+    max: float
+
+    def add(self, duration: float, error: bool, slow: bool) -> None:
+        self.count += 1
+        self.total += duration
+        if duration > self.max:
+            self.max = duration
+        if error:
+            self.errors += 1
+        if slow:
+            self.slow += 1
+
+    def to_dict(self, key: str) -> dict[str, Any]:
+        count = self.count
+        return {
+            "id": key,
+            "count": count,
+            "errors": self.errors,
+            "error_rate": round(100.0 * self.errors / count, 4) if count else 0.0,
+            "slow": self.slow,
+            "slow_rate": round(100.0 * self.slow / count, 4) if count else 0.0,
+            "avg": self.total / count if count else None,
+            "max": self.max if count else None,
+            "total_time": self.total,
         }
 
 
@@ -267,12 +310,14 @@ class EndpointStats(DurationStats):
         *DurationStats.FIELDS,
         Field("client_errors", "ce", "sum", int),
         Field("bytes_sent", "by", "sum", int),
+        Field("bytes_received", "bi", "sum", int),  # request bodies
         Field("ttfb_total", "tt", "sum", float, shown=False),
         Field("last_seen", "ls", "max", float, shown=False),
     )
     __slots__ = (*slots(FIELDS, DurationStats.FIELDS), "buckets", "statuses")
     client_errors: int
     bytes_sent: int
+    bytes_received: int
     ttfb_total: float
     last_seen: float
 

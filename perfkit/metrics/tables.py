@@ -29,6 +29,7 @@ from .stats import (
     MinuteBucket,
     OperationStats,
     QueryStats,
+    QueryTally,
     Tally,
 )
 
@@ -194,6 +195,10 @@ TABLES: tuple[Table, ...] = (
     Table(
         "queries", "hashes", "q:", "queries",
         lambda _r, _k: QueryStats(), lambda s: s.max_queries, True,
+    ),
+    Table(
+        "query_organizations", "hash", "qorgs", "qorgids",
+        lambda _r, _k: QueryTally(), lambda s: s.max_organizations, True,
     ),
     Table("query_operations", "hash", "qop", "", lambda r, _k: OperationStats(len(r.bucket_bounds))),  # noqa: E501
     Table("slow_queries", "recent", "slowq"),

@@ -96,6 +96,7 @@ async def _serve(
         organization_id_var.set(org)
     status = 0
     size = 0
+    received = 0  # request body bytes, as the app reads them
     ttfb: float | None = None
     finished_at: float | None = None
     disconnected = False
@@ -126,9 +127,12 @@ async def _serve(
         await send(message)
 
     async def receive_wrapper() -> Message:
-        nonlocal disconnected
+        nonlocal disconnected, received
         message = await receive()
-        if message["type"] == "http.disconnect" and finished_at is None:
+        kind = message["type"]
+        if kind == "http.request":
+            received += len(message.get("body", b""))
+        elif kind == "http.disconnect" and finished_at is None:
             disconnected = True
         return message
 
@@ -159,6 +163,7 @@ async def _serve(
                 RequestRecord(
                     scope.get("method", "GET"), None, final_status, end - start, size, ttfb,
                     user, org, error, scope.get("path") or "/", request_id,
+                    request_size=received,
                 ),
             )  # fmt: skip
         finally:

@@ -289,6 +289,7 @@ class _Response:
                     environ.get("REQUEST_METHOD", "GET"), None, status, duration, self.size,
                     self.ttfb, self.user, self.org, error,
                     _decode_path(environ.get("PATH_INFO") or "/"), self.request_id,
+                    request_size=_declared_length(environ),
                 ),
             )  # fmt: skip
         finally:
@@ -339,6 +340,18 @@ def _status_code(status: Any) -> int | None:
     if len(_STATUS_CODES) < 512:  # bounded: odd reason phrases cannot grow it
         _STATUS_CODES[status] = code
     return code
+
+
+def _declared_length(environ: dict[str, Any]) -> int:
+    """The request body's CONTENT_LENGTH (0 when absent or not a number): WSGI gives no
+    cheaper way to know, and counting reads would wrap wsgi.input on every request."""
+    text = environ.get("CONTENT_LENGTH")
+    if not text:
+        return 0
+    try:
+        return max(int(text), 0)
+    except ValueError:
+        return 0
 
 
 def _content_length(headers: Any) -> int:

@@ -123,6 +123,7 @@ def queries_summary(ctx: Ctx) -> dict[str, Any]:
         "summary": section["summary"],
         "fingerprints": section["fingerprints"][:50],
         "calls": section["calls"][:50],
+        "organizations": section["organizations"][:50],
     }
 
 

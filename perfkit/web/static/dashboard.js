@@ -487,7 +487,18 @@
       { get: function (r) { return fmtDur(r.p50); }, cls: "num opt" },
       { get: function (r) { return fmtDur(r.p95); }, cls: "num" },
       { get: function (r) { return fmtDur(r.p99); }, cls: "num opt" },
+      { get: function (r) { return isNum(r.avg_request_bytes) ? fmtBytes(r.avg_request_bytes) : "—"; }, cls: "num opt" },
+      { get: function (r) { return r.count ? fmtBytes(r.bytes_sent / r.count) : "—"; }, cls: "num opt" },
     ], "no requests yet");
+    var orgs = ((snap.queries && snap.queries.organizations) || []).slice(0, 10);
+    fillTable("query-orgs", orgs, [
+      { get: function (r) { return r.id === OTHER ? "(others)" : breakable(r.id); }, cls: "key" },
+      { get: function (r) { return fmtNum(r.count, 0); }, cls: "num" },
+      { get: function (r) { return fmtNum(r.slow, 0); }, cls: "num", bad: function (r) { return r.slow > 0; } },
+      { get: function (r) { return fmtNum(r.errors, 0); }, cls: "num opt", bad: function (r) { return r.errors > 0; } },
+      { get: function (r) { return fmtDur(r.avg); }, cls: "num opt" },
+      { get: function (r) { return fmtDur(r.total_time); }, cls: "num" },
+    ], "no queries from an identified organization yet");
     fillTable("slowest", (snap.requests.slowest_endpoints || []).slice(0, 10), [
       { get: function (r) { return endpointLink(endpointKey(r)); }, cls: "key" },
       { get: function (r) { return fmtDur(r.p95); }, cls: "num" },
@@ -586,7 +597,8 @@
     row = row || { count: 0, errors: 0, client_errors: 0, statuses: {} };
     view.dataset.endpoint = key;
     setWindows(view, windowLabel(snap));
-    setTile("ep-requests", fmtNum(row.count, 0), fmtNum(row.slow || 0, 0) + " slow");
+    var sizes = row.count ? " · in " + fmtBytes(row.avg_request_bytes || 0) + " · out " + fmtBytes((row.bytes_sent || 0) / row.count) : "";
+    setTile("ep-requests", fmtNum(row.count, 0), fmtNum(row.slow || 0, 0) + " slow" + sizes);
     renderErrorTile("ep-errors", row, toneOf(snap, "requests.error_rate", row.error_rate));
     setTile("ep-p50", fmtDur(row.p50), "median");
     setTile("ep-p95", fmtDur(row.p95), "p90 " + fmtDur(row.p90));
