@@ -50,12 +50,6 @@ def registry_families(registry: Registry) -> list[MetricFamily]:
         for f in EndpointStats.FIELDS
         if f.metric is not None
     ]
-    request_sizes = MetricFamily(
-        "app_request_size_bytes", "summary", "HTTP request body sizes, by endpoint."
-    )
-    response_sizes = MetricFamily(
-        "app_response_size_bytes", "summary", "HTTP response body sizes, by endpoint."
-    )
     bounds = registry.bucket_bounds
     with registry.locked():
         for (method, route), stats in registry.endpoints.items():
@@ -66,10 +60,6 @@ def registry_families(registry: Registry) -> list[MetricFamily]:
             )
             for attr, family in declared:
                 family.add(getattr(stats, attr), "_total", method=method, endpoint=route)
-            for family, total in ((request_sizes, stats.bytes_received),
-                                  (response_sizes, stats.bytes_sent)):  # fmt: skip
-                family.add(total, "_sum", method=method, endpoint=route)
-                family.add(stats.count, "_count", method=method, endpoint=route)
         in_progress.add(registry.in_progress)
         for error_type, count in registry.error_types.items():
             errors.add(count.n, "_total", type=error_type)
@@ -77,7 +67,4 @@ def registry_families(registry: Registry) -> list[MetricFamily]:
             _histogram(queries, bounds, ops.buckets, ops.total, {"operation": operation})
         for name, value in sorted(registry.gauges.items()):
             gauges.add(value, name=name)
-    return [
-        requests, durations, *(f for _, f in declared), request_sizes, response_sizes,
-        in_progress, errors, queries, gauges,
-    ]  # fmt: skip
+    return [requests, durations, *(f for _, f in declared), in_progress, errors, queries, gauges]

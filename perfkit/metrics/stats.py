@@ -309,8 +309,20 @@ class EndpointStats(DurationStats):
     FIELDS: ClassVar[tuple[Field, ...]] = (
         *DurationStats.FIELDS,
         Field("client_errors", "ce", "sum", int),
-        Field("bytes_sent", "by", "sum", int),
-        Field("bytes_received", "bi", "sum", int),  # request bodies
+        Field(
+            "bytes_sent",
+            "by",
+            "sum",
+            int,
+            metric=("app_response_size_bytes", "HTTP response body bytes sent, by endpoint."),
+        ),
+        Field(
+            "bytes_received",
+            "bi",
+            "sum",
+            int,
+            metric=("app_request_size_bytes", "HTTP request body bytes received, by endpoint."),
+        ),
         Field("ttfb_total", "tt", "sum", float, shown=False),
         Field("last_seen", "ls", "max", float, shown=False),
     )

@@ -58,10 +58,12 @@ def check_figures(kit: Perfkit, base: str, sizes: list[int]) -> None:
     assert row["avg_request_bytes"] == pytest.approx(sum(sizes) / len(sizes))
     text = scrape(base + "/perfkit/metrics")
     labels = '{method="POST",endpoint="/upload"}'
-    assert f"app_request_size_bytes_sum{labels} {sum(sizes)}" in text, text
-    assert f"app_request_size_bytes_count{labels} {len(sizes)}" in text
-    assert "# TYPE app_request_size_bytes summary" in text
-    assert f"app_response_size_bytes_sum{labels} {2 * len(sizes)}" in text  # "ok"
+    assert f"app_request_size_bytes_total{labels} {sum(sizes)}" in text, text
+    assert "# TYPE app_request_size_bytes_total counter" in text
+    assert f"app_response_size_bytes_total{labels} {2 * len(sizes)}" in text  # "ok" each
+    assert (
+        f'app_requests_total{{method="POST",endpoint="/upload",status="200"}} {len(sizes)}' in text
+    )
 
     orgs = {r["id"]: r for r in kit.snapshot()["queries"]["organizations"]}
     assert set(orgs) == {"acme", "globex"}
