@@ -237,3 +237,39 @@ def make_wsgi_wrapped() -> Callable[..., Iterable[bytes]]:
     from perfkit.wsgi import PerfkitMiddleware
 
     return PerfkitMiddleware(wsgi_app, kit=Perfkit())
+
+
+def make_wsgi_prometheus() -> Callable[..., Iterable[bytes]]:
+    """The bare app behind the hand-written prometheus_client middleware."""
+    return PrometheusClientMiddleware(wsgi_app)
+
+
+def make_wsgi_started() -> Callable[..., Iterable[bytes]]:
+    """perfkit as a user runs it: defaults and ``kit.start()`` (background aggregation)."""
+    from perfkit import Perfkit
+    from perfkit.wsgi import PerfkitMiddleware
+
+    kit = Perfkit()
+    kit.start()
+    return PerfkitMiddleware(wsgi_app, kit=kit)
+
+
+# ---------------------------------------------------------------- uvicorn
+def make_asgi_bare() -> Any:
+    return make_starlette_app()
+
+
+def make_asgi_exporter() -> Any:
+    from starlette_exporter import PrometheusMiddleware
+
+    return PrometheusMiddleware(make_starlette_app())
+
+
+def make_asgi_started() -> Any:
+    """perfkit's ASGI middleware with defaults and ``kit.start()``."""
+    from perfkit import Perfkit
+    from perfkit.asgi import PerfkitMiddleware
+
+    kit = Perfkit()
+    kit.start()
+    return PerfkitMiddleware(make_starlette_app(), kit=kit)
