@@ -440,7 +440,8 @@ class Perfkit:
             "requests.error_rate": requests["error_rate"],
             "requests.p95": requests["p95"],
             "requests.p99": requests["p99"],
-            "requests.max": requests["max"],  # the slowest single request (5 min)
+            # the slowest single request of the window; 0 with none, so a quiet spell resolves
+            "requests.max": requests["max"] if requests["count"] else 0.0,
             "requests.in_progress": float(requests["in_progress"]),
             "queries.slow_rate": queries["slow_rate"],
             "queries.p95": queries["p95"],

@@ -183,3 +183,22 @@ def test_warning_and_critical_may_share_one_level(comparison: str) -> None:
         AlertRule(
             "past", "system.cpu_percent", 101.0 if ">" in comparison else 99.0, 100.0, comparison
         )
+
+
+def test_slow_request_rule_fires_on_one_slow_request_when_switched_on() -> None:
+    """Off by default; with alert_request_seconds one request past it fires, within 5 min."""
+    from perfkit import Perfkit
+
+    clock = FakeClock()
+    assert "slow_request" not in Perfkit(clock=clock).alerts.rules
+    kit = Perfkit(PerfkitSettings(alert_request_seconds=1.0), clock=clock)
+    kit.record_api_performance("/fast", "GET", 0.2, 200)
+    assert "slow_request" not in [e.alert.name for e in kit.alerts.evaluate()]
+    kit.record_api_performance("/report", "GET", 1.5, 200)
+    (event,) = [e for e in kit.alerts.evaluate() if e.alert.name == "slow_request"]
+    assert event.alert.value == 1.5 and "1.500 s" in event.alert.message
+    clock.advance(6 * 60)  # out of the 5-minute window: resolved
+    assert [e.transition for e in kit.alerts.evaluate() if e.alert.name == "slow_request"] == [
+        "resolved"
+    ]
+    kit.alerts.stop()
