@@ -71,7 +71,7 @@ class PerfkitMiddleware:
             return
         core = self.core
         path = scope.get("path") or "/"
-        if core.is_perfkit_path(path):
+        if path.startswith(core.prefix) and core.is_perfkit_path(path):  # one C call for most
             from ..web.serving import asgi_api
 
             await asgi_api(self.kit, scope, receive, send, path[len(core.prefix) :] or "/")
