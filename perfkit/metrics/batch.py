@@ -247,6 +247,7 @@ def _add_tallies(registry: Registry, batch: list[RequestRecord]) -> None:
         return
     pseudonymise = registry._pseudonymise if registry.settings.user_id_hash_key else None
     users, organizations = registry.users, registry.organizations
+    endpoint_users, template = registry.endpoint_users, registry.templater.template
     for record in tagged:
         duration = record.duration
         if not 0.0 <= duration < _INF:
@@ -257,6 +258,11 @@ def _add_tallies(registry: Registry, batch: list[RequestRecord]) -> None:
             if pseudonymise is not None:
                 user = pseudonymise(user)
             users.entry(user).add(duration, failed)
+            route = record.route  # the endpoint's name, as its series and the slow list have it
+            method, name = _name(
+                (record.method, route, None if route is not None else record.path), template
+            )
+            endpoint_users.entry((method, name, user)).add(duration, failed)
         if record.organization is not None:
             organizations.entry(record.organization).add(duration, failed)
         if record.error_type is not None:

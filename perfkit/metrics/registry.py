@@ -101,6 +101,7 @@ class Registry:
     # the tables (built by `_new_tables` from `TABLES`)
     endpoints: CappedTable[tuple[str, str], EndpointStats]
     users: CappedTable[str, Tally]
+    endpoint_users: CappedTable[tuple[str, str, str], Tally]
     organizations: CappedTable[str, Tally]
     error_types: CappedTable[str, Count]
     slow_requests: deque[dict[str, Any]]

@@ -11,7 +11,13 @@ from .._time import iso
 from .registry import Registry
 from .stats import DurationStats, EndpointStats, MinuteBucket
 
-__all__ = ["iso", "performance_summary", "queries_section", "requests_section"]
+__all__ = [
+    "endpoint_users",
+    "iso",
+    "performance_summary",
+    "queries_section",
+    "requests_section",
+]
 
 _TOP_N = 10
 
@@ -79,6 +85,20 @@ def requests_section(registry: Registry, hours: float | None = None) -> dict[str
         "overflow": {"endpoints_dropped": dropped},
         "websocket_sessions": websockets,
     }
+
+
+def endpoint_users(
+    registry: Registry, method: str, route: str, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The users of one endpoint, most requests first (its drill-down's top users)."""
+    with registry.locked():
+        rows = [
+            tally.to_dict(user)
+            for (m, r, user), tally in registry.endpoint_users.items()
+            if m == method and r == route
+        ]
+    rows.sort(key=lambda row: (-row["count"], row["id"]))
+    return rows[:limit]
 
 
 def queries_section(registry: Registry, hours: float | None = None) -> dict[str, Any]:

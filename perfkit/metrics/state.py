@@ -42,7 +42,9 @@ def to_state(registry: Registry) -> dict[str, Any]:
                     f"{m} {r}": dict(s.to_state(), method=m, route=r) for (m, r), s in table.items()
                 }
             else:
-                state[declared.name] = {str(k): v.to_state() for k, v in table.items()}
+                state[declared.name] = {
+                    declared.key_text(k): v.to_state() for k, v in table.items()
+                }
         return state
 
 

@@ -121,6 +121,23 @@ def _endpoint_other(key: Any) -> Any:
     return (key[0], OTHER)
 
 
+_USER_SEP = "\x1e"  # between an endpoint and a user id in one key (neither holds it)
+
+
+def _endpoint_user_text(key: Any) -> str:
+    return f"{key[0]} {key[1]}{_USER_SEP}{key[2]}"
+
+
+def _endpoint_user_key(text: str) -> Any:
+    endpoint, _, user = text.partition(_USER_SEP)
+    method, _, route = endpoint.partition(" ")
+    return (method, route, user)
+
+
+def _endpoint_user_other(key: Any) -> Any:
+    return (key[0], key[1], OTHER)
+
+
 class Table(NamedTuple):
     """One table of the registry.
 
@@ -185,6 +202,12 @@ TABLES: tuple[Table, ...] = (
     Table(
         "organizations", "hash", "orgs", "orgids",
         lambda _r, _k: Tally(), lambda s: s.max_organizations, True,
+    ),
+    # each endpoint's users (its drill-down page): bounded like the users table
+    Table(
+        "endpoint_users", "hash", "epusers", "epuserids",
+        lambda _r, _k: Tally(), lambda s: s.max_users, True,
+        _endpoint_user_text, _endpoint_user_key, _endpoint_user_other,
     ),
     Table("error_types", "hash", "errors", "", lambda _r, _k: Count(), lambda _s: MAX_ERROR_TYPES),
     Table("slow_requests", "recent", "slow"),

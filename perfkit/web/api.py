@@ -147,7 +147,7 @@ def build_routes() -> RouteTable:
             "GET",
             "/api/requests/endpoints/{key:path}",
             core.requests_endpoint,
-            summary="One endpoint, by key ('GET /users/{id}', URL-encoded)",
+            summary="One endpoint, by key ('GET /users/{id}', URL-encoded), with its top users",
         )
     )
     add(

@@ -6,7 +6,13 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import ConfigError
-from ..metrics.snapshot import iso, performance_summary, queries_section, requests_section
+from ..metrics.snapshot import (
+    endpoint_users,
+    iso,
+    performance_summary,
+    queries_section,
+    requests_section,
+)
 from .context import ApiResponse, Ctx, json_response
 from .router import ApiError, Param
 
@@ -102,9 +108,11 @@ def requests_endpoints(ctx: Ctx) -> dict[str, Any]:
 
 def requests_endpoint(ctx: Ctx) -> dict[str, Any]:
     key = ctx.args["key"]
-    for row in requests_section(ctx.kit.view())["endpoints"]:
+    view = ctx.kit.view()
+    for row in requests_section(view)["endpoints"]:
         if row["key"] == key:
-            return dict(row)
+            # its top users (pseudonymised when user_id_hash_key is set), as the drill-down shows
+            return dict(row, users=endpoint_users(view, row["method"], row["endpoint"]))
     raise ApiError(404, "not_found", f"no endpoint {key!r} (keys look like 'GET /users/{{id}}')")
 
 

@@ -23,6 +23,7 @@
     historyAt: 0, historyRange: 0, // when and for which range the system history was fetched
     recommendations: null, recommendationsAt: 0,
     querySort: "total_time",
+    endpointDetail: null, // {key, users} of the endpoint page shown
   };
   var RANGES = { 900: "last 15 min", 3600: "last 1 h", 21600: "last 6 h", 86400: "last 24 h" };
 
@@ -583,6 +584,19 @@
     try { return decodeURIComponent(m[1]); } catch (e) { return null; }
   }
 
+  // the endpoint page's top users come from GET /api/requests/endpoints/{key}
+  function loadEndpointDetail() {
+    var key = currentEndpoint();
+    if (key === null) return null;
+    var path = "/api/requests/endpoints/" + encodeURIComponent(key).replace(/%2F/g, "/");
+    return api(path).then(function (row) {
+      state.endpointDetail = { key: key, users: row.users || [] };
+    }, function (err) {
+      if (err instanceof AuthError) throw err;
+      state.endpointDetail = { key: key, users: [] }; // no request to it yet: a 404
+    });
+  }
+
   function renderEndpoint(snap) {
     var key = currentEndpoint(), view = $("#endpoint-view");
     $("#overview").hidden = key !== null;
@@ -612,20 +626,15 @@
       { get: function (r) { return fmtDur(r.duration); }, cls: "num" },
       { get: function (r) { return r.user_id || "—"; }, cls: "opt" },
     ], "no slow request kept for this endpoint");
-    var users = {};
-    slow.forEach(function (r) {
-      if (!r.user_id) return;
-      var u = users[r.user_id] || (users[r.user_id] = { user: r.user_id, count: 0, errors: 0, max: 0 });
-      u.count += 1; if (r.status >= 500) u.errors += 1; u.max = Math.max(u.max, r.duration);
-    });
-    var top = Object.keys(users).map(function (k) { return users[k]; })
-      .sort(function (a, b) { return b.count - a.count || b.max - a.max; }).slice(0, 10);
-    fillTable("ep-users", top, [
-      { get: function (u) { return breakable(u.user); }, cls: "key" },
+    var detail = state.endpointDetail;
+    var users = detail && detail.key === key ? detail.users : null;
+    fillTable("ep-users", users || [], [
+      { get: function (u) { return breakable(u.id === OTHER ? "(others)" : u.id); }, cls: "key" },
       { get: function (u) { return fmtNum(u.count, 0); }, cls: "num" },
       { get: function (u) { return fmtNum(u.errors, 0); }, cls: "num", bad: function (u) { return u.errors > 0; } },
+      { get: function (u) { return fmtDur(u.avg); }, cls: "num opt" },
       { get: function (u) { return fmtDur(u.max); }, cls: "num" },
-    ], "no user identified in its slow requests");
+    ], users ? "no identified user (see the identify hook)" : "…");
     var statuses = Object.keys(row.statuses || {}).map(function (code) {
       return { code: code, count: row.statuses[code] };
     }).sort(function (a, b) { return b.count - a.count; });
@@ -766,6 +775,7 @@
         state.last = snap;
         trackLive(snap);
         var recs = null, now = Date.now();
+        var detail = loadEndpointDetail();
         if (now - state.recommendationsAt > 30000) {
           recs = api("/api/recommendations").then(function (r) {
             state.recommendations = (r && r.recommendations) || [];
@@ -775,6 +785,7 @@
             state.recommendations = { error: err.message || String(err) };
           });
         }
+        recs = Promise.all([recs, detail]);
         if (!snap.system || snap.system.error) return recs;
         // a long range is fetched once a minute: a day of samples is large
         var fresh = state.historyRange === state.range && (state.range <= 3600 || now - state.historyAt < 60000);
@@ -843,7 +854,11 @@
       });
     });
     window.addEventListener("hashchange", function () {
-      if (state.last) { renderEndpoint(state.last); window.scrollTo(0, 0); }
+      if (!state.last) return;
+      renderEndpoint(state.last);
+      window.scrollTo(0, 0);
+      var loading = loadEndpointDetail();
+      if (loading) loading.then(function () { renderEndpoint(state.last); }, function () {});
     });
     $all("#admin button").forEach(function (button) {
       button.addEventListener("click", function () { runAction(button.dataset.action); });
