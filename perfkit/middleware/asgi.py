@@ -110,10 +110,19 @@ async def _serve(
             status = int(message.get("status", 0))
             if head:
                 finished_at = perf_counter()  # a HEAD response is complete with its headers
-            own = _own_request_id(message.get("headers", ()))
+            headers = message.get("headers", ())
+            own = None
+            try:
+                for name, _ in headers:  # inlined: a call per response costs more than the scan
+                    # cheap tests first (45 is "-"): content-type has the same length
+                    if len(name) == 12 and name[1] == 45:
+                        own = _own_request_id(headers)  # the careful look, rarely reached
+                        break
+            except (TypeError, ValueError):
+                pass  # malformed headers: the server is the one to refuse them
             if own is None:
                 message = dict(message)  # never mutate the app's message
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*headers, header]
             elif is_sane_request_id(own):
                 request_id = own  # the app sent its own: recorded with the id the client saw
         elif kind == "http.response.body":
@@ -162,8 +171,7 @@ async def _serve(
                 scope,
                 RequestRecord(
                     scope.get("method", "GET"), None, final_status, end - start, size, ttfb,
-                    user, org, error, scope.get("path") or "/", request_id,
-                    request_size=received,
+                    user, org, error, scope.get("path") or "/", request_id, None, received,
                 ),
             )  # fmt: skip
         finally:
@@ -187,8 +195,10 @@ def _own_request_id(headers: Any) -> str | None:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
+    size = len(name)
     for key, value in scope.get("headers") or ():
-        if key.lower() == name:
+        # the length test first: lower() copies, and most names differ in length
+        if len(key) == size and key.lower() == name:
             try:
                 return str(value.decode("latin-1"))
             except (AttributeError, UnicodeDecodeError):

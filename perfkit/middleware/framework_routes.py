@@ -137,7 +137,9 @@ def scope_route(scope: MutableMapping[str, Any], status: int) -> str | None:
     template = _template_of(route)
     if template is None:
         return None
-    root_path = scope.get("root_path") or ""
+    root_path = scope.get("root_path")
+    if not root_path:
+        return template  # not under a mount: the common case, answered first
     outer = scope.get("app_root_path")
     if isinstance(outer, str) and root_path.startswith(outer) and len(root_path) > len(outer):
         mounted = root_path[len(outer) :]
