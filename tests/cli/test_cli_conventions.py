@@ -4,6 +4,7 @@ the --url prefix retry, plurals and human durations."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -173,7 +174,14 @@ def test_exit_code_130_when_interrupted(tmp_path: Path) -> None:
         chunk = os.read(proc.stdout.fileno(), 256)
         assert chunk, f"exited before the prompt: {prompt!r}"
         prompt += chunk
-    proc.send_signal(signal.SIGINT)
+    # A signal that lands between the prompt's write and the read() is only seen once read()
+    # returns, so keep stdin open and repeat the signal until the process ends (a person's
+    # Ctrl-C comes long after the prompt)
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.5)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert b"Traceback" not in err
