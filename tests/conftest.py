@@ -45,6 +45,19 @@ def _port_answers(url: str, default_port: int) -> Exception | None:
         return exc
 
 
+def setup_example_django() -> None:
+    """Django set up once per process with the example project's settings (django_project)."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "django_project.settings"
+        try:
+            django.setup()
+        finally:
+            os.environ.pop("DJANGO_SETTINGS_MODULE", None)  # read once; keep children clean
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

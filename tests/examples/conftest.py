@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port, setup_example_django, wait_for_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 if str(EXAMPLES) not in sys.path:
@@ -41,16 +41,9 @@ def default_kit(kit: Perfkit) -> Iterator[Perfkit]:
 @pytest.fixture
 def django_ready() -> Iterator[None]:
     """The example Django project, set up once per process; connections closed after."""
-    import django
-    from django.conf import settings
     from django.db import connections
 
-    if not settings.configured:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "django_project.settings"
-        try:
-            django.setup()
-        finally:
-            os.environ.pop("DJANGO_SETTINGS_MODULE", None)  # read once; keep children clean
+    setup_example_django()
     try:
         yield
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from perfkit import Perfkit, PerfkitSettings
+from tests.conftest import setup_example_django
 
 
 @pytest.fixture
@@ -33,19 +33,12 @@ def django_site(kit: Perfkit) -> Iterator[Perfkit]:
     middleware are put in with ``override_settings``.
     """
     pytest.importorskip("django")
-    import django
-    from django.conf import settings
     from django.db import connections
     from django.test.utils import override_settings
 
     from perfkit import set_default_kit
 
-    if not settings.configured:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "django_project.settings"
-        try:
-            django.setup()
-        finally:
-            os.environ.pop("DJANGO_SETTINGS_MODULE", None)  # read once; keep children clean
+    setup_example_django()
     set_default_kit(kit)
     try:
         with override_settings(
