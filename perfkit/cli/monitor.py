@@ -15,7 +15,8 @@ from ._client import ApiClient, add_service_options
 __all__ = ["add_parser"]
 
 
-def _positive(value: str) -> float:
+def seconds_arg(value: str) -> float:
+    """An argparse type: seconds in (0, 86400] (also used by Django's monitor_performance)."""
     try:
         number = float(value)
     except ValueError:
@@ -31,8 +32,8 @@ def add_parser(sub: Any) -> None:
     )
     add_service_options(parser)
     parser.add_argument("--remote", action="store_true", help="read the service at --url instead")
-    parser.add_argument("--interval", type=_positive, default=5.0, help="seconds between samples")
-    parser.add_argument("--duration", type=_positive, help="stop after this many seconds")
+    parser.add_argument("--interval", type=seconds_arg, default=5.0, help="seconds between samples")
+    parser.add_argument("--duration", type=seconds_arg, help="stop after this many seconds")
     parser.add_argument("--save", metavar="FILE", help="write every sample to FILE as JSON")
     parser.set_defaults(handler=run)
 

@@ -8,7 +8,6 @@ one crossed a critical one (``alert_cpu_critical``...), so CI can fail on it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import threading
@@ -18,19 +17,10 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from perfkit._atomic import write_atomically
+from perfkit.cli.monitor import seconds_arg
 from perfkit.integrations.django.apps import project_kit
 
 _EXIT = {"healthy": 0, "unknown": 0, "warning": 1, "critical": 2}
-
-
-def _seconds(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
-    if not 0 < number <= 86_400:
-        raise argparse.ArgumentTypeError(f"expected seconds in (0, 86400], got {value}")
-    return number
 
 
 class Command(BaseCommand):  # type: ignore[misc]  # Django ships no types
@@ -38,9 +28,9 @@ class Command(BaseCommand):  # type: ignore[misc]  # Django ships no types
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--interval", type=_seconds, default=5.0, help="seconds between samples"
+            "--interval", type=seconds_arg, default=5.0, help="seconds between samples"
         )
-        parser.add_argument("--duration", type=_seconds, default=60.0, help="seconds in all")
+        parser.add_argument("--duration", type=seconds_arg, default=60.0, help="seconds in all")
         parser.add_argument("--save", metavar="FILE", help="write the samples to FILE as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
