@@ -32,6 +32,22 @@ def wait_until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
         time.sleep(0.02)  # polling against a deadline
 
 
+def metrics_after_leaving_a_stream(http: Any, size: int) -> str:
+    """Read /stream/3 whole, leave /stream/`size` mid-body; the metrics text once its 499 is
+    recorded ("" if it never is). `http` is an ``httpx.Client`` on the server."""
+    with http.stream("GET", "/stream/3") as response:
+        assert list(response.iter_lines()) == ["chunk 0", "chunk 1", "chunk 2"]
+    with http.stream("GET", f"/stream/{size}") as response:
+        next(response.iter_bytes())  # leave in the middle of the body
+
+    def metrics() -> str:
+        text = http.get("/perfkit/metrics").text
+        return text if 'status="499"' in text else ""
+
+    text: str = wait_until(metrics, timeout=20)
+    return text
+
+
 @contextmanager
 def uvicorn_server(app: Any) -> Iterator[str]:
     """Serve `app` with uvicorn in a thread of this process (a real HTTP server); yields its URL."""

@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("django")
 pytest.importorskip("psycopg")
 
-from tests.frameworks._helpers import gunicorn_server, wait_until
+from tests.frameworks._helpers import gunicorn_server, metrics_after_leaving_a_stream
 
 APPS = Path(__file__).resolve().parent / "apps"
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,16 +77,7 @@ def test_under_gunicorn_with_postgres_and_the_commands(
         assert http.get("/boom").status_code == 500
         assert http.get("/me", headers={"X-User": "pat"}).json() == {"user": "pat"}
         assert http.get("/download").content == b"x" * 5000  # sent by gunicorn's file wrapper
-        with http.stream("GET", "/stream/3") as response:
-            assert list(response.iter_lines()) == ["chunk 0", "chunk 1", "chunk 2"]
-        with http.stream("GET", "/stream/3000000") as response:
-            next(response.iter_bytes())  # leave in the middle of the body
-
-        def metrics() -> str:
-            text = http.get("/perfkit/metrics").text
-            return text if 'status="499"' in text else ""
-
-        text = wait_until(metrics, timeout=20)
+        text = metrics_after_leaving_a_stream(http, 3000000)
     assert text, "the disconnect was never recorded"
     for needle in [
         'endpoint="/items/<int:item_id>",status="200"} 1',

@@ -14,7 +14,7 @@ pytest.importorskip("flask_login")
 from perfkit import Perfkit, PerfkitSettings
 from perfkit.metrics.routes import NOT_FOUND
 from perfkit.wsgi import PerfkitMiddleware
-from tests.frameworks._helpers import gunicorn_server, statuses, wait_until
+from tests.frameworks._helpers import gunicorn_server, metrics_after_leaving_a_stream, statuses
 
 APPS = Path(__file__).resolve().parent / "apps"
 sys.path.insert(0, str(APPS))
@@ -123,16 +123,7 @@ def test_under_gunicorn_streaming_and_disconnects(tmp_path: Path) -> None:
         assert http.get("/items/44").status_code == 404
         assert http.post("/items/4").status_code == 405
         assert http.get("/boom").status_code == 500
-        with http.stream("GET", "/stream/3") as response:
-            assert list(response.iter_lines()) == ["chunk 0", "chunk 1", "chunk 2"]
-        with http.stream("GET", "/stream/2000000") as response:
-            next(response.iter_bytes())  # leave in the middle of the body
-
-        def metrics() -> str:
-            text = http.get("/perfkit/metrics").text
-            return text if 'status="499"' in text else ""
-
-        text = wait_until(metrics, timeout=20)
+        text = metrics_after_leaving_a_stream(http, 2000000)
     assert text, "the disconnect was never recorded"
     for needle in [
         'endpoint="/items/<int:item_id>",status="200"} 1',
