@@ -85,7 +85,9 @@ def test_a_generic_pre_fork_master_is_seen_by_its_workers(tmp_path: Path) -> Non
             for i in range(2):
                 pid = os.fork()
                 if pid == 0:
-                    time.sleep(0.3)  # let the sibling be forked too
+                    open(f"{out}.forked.{i}", "w").close()
+                    while not all(os.path.exists(f"{out}.forked.{j}") for j in range(2)):
+                        time.sleep(0.01)  # until the sibling is forked too (a barrier, not a guess)
                     seen = detect_process_model().to_dict()
                     with open(f"{out}.{i}", "w") as f:
                         json.dump(seen, f)
