@@ -289,7 +289,7 @@ class _Response:
                     environ.get("REQUEST_METHOD", "GET"), None, status, duration, self.size,
                     self.ttfb, self.user, self.org, error,
                     _decode_path(environ.get("PATH_INFO") or "/"), self.request_id,
-                    request_size=_declared_length(environ),
+                    request_size=declared_length(environ),
                 ),
             )  # fmt: skip
         finally:
@@ -342,7 +342,7 @@ def _status_code(status: Any) -> int | None:
     return code
 
 
-def _declared_length(environ: dict[str, Any]) -> int:
+def declared_length(environ: Any) -> int:
     """The request body's CONTENT_LENGTH (0 when absent or not a number): WSGI gives no
     cheaper way to know, and counting reads would wrap wsgi.input on every request."""
     text = environ.get("CONTENT_LENGTH")

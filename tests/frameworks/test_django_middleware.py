@@ -43,6 +43,21 @@ def test_templates_for_200_404_405_and_500(django_site: Perfkit) -> None:
     assert django_site.snapshot()["requests"]["errors"] == {"RuntimeError": 1}
 
 
+def test_request_body_sizes_are_recorded(django_site: Perfkit) -> None:
+    """The declared Content-Length reaches the record under Django too (as under plain WSGI)."""
+    from django.test import Client
+
+    def received() -> int:
+        rows = django_site.snapshot()["requests"]["endpoints"]
+        row = next((r for r in rows if r["key"] == "POST /items/<int:item_id>"), None)
+        return 0 if row is None else int(row["bytes_received"])
+
+    before = received()
+    body = b"x" * 321
+    Client().post("/items/1", data=body, content_type="application/octet-stream")
+    assert received() - before == len(body)
+
+
 def test_queries_are_timed_without_setup(django_site: Perfkit) -> None:
     """The app wired query timing: the view's SQL is in the kit, without its values."""
     from django.test import Client

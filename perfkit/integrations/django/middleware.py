@@ -20,6 +20,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from ...context import request_id_var
 from ...metrics.record import RequestRecord
 from ...middleware.core import CLIENT_CLOSED, RequestCore
+from ...middleware.wsgi import declared_length
 from .apps import project_kit
 
 __all__ = ["PerfkitMiddleware", "resolver_route", "user_id"]
@@ -170,7 +171,7 @@ class _Timing:
         self.request = request  # kept until the response closes: the route is read then
         self.method = request.method or "GET"
         self.path = request.path_info
-        self.request_id = core.request_id(request.headers.get("X-Request-ID"))
+        self.request_id = core.request_id(request.META.get("HTTP_X_REQUEST_ID"))
         self.token = request_id_var.set(self.request_id)
         self.who: tuple[str | None, str | None] = (None, None)
         self.status = 0
@@ -264,6 +265,7 @@ class _Timing:
                 RequestRecord(
                     self.method, None, status, duration, self.size, self.ttfb, user,
                     organization, error, self.path, self.request_id,
+                    request_size=declared_length(request.META) if request is not None else 0,
                 ),
             )  # fmt: skip
         finally:
